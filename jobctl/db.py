@@ -1,0 +1,82 @@
+"""One connection factory for every SQLite database jobctl opens.
+
+WAL mode, a busy timeout and autocommit (``isolation_level=None``) so that every write
+transaction is explicit and short: ``with transaction(conn): ...``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def connect(path: str | Path, *, readonly: bool = False, timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+    """Open ``path`` with WAL, busy timeout and foreign keys; autocommit mode."""
+    if readonly:
+        conn = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True, isolation_level=None,
+                               timeout=timeout_ms / 1000, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(str(path), isolation_level=None, timeout=timeout_ms / 1000,
+                               check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
+    if not readonly:
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode.lower() != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator[sqlite3.Connection]:
+    """BEGIN [IMMEDIATE] … COMMIT, ROLLBACK on any exception. Nested use makes a SAVEPOINT."""
+    if conn.in_transaction:
+        name = f"sp_{id(conn)}_{_depth(conn)}"
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute(f"ROLLBACK TO {name}")
+            conn.execute(f"RELEASE {name}")
+            raise
+        conn.execute(f"RELEASE {name}")
+        return
+    conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+_depths: dict[int, int] = {}
+
+
+def _depth(conn: sqlite3.Connection) -> int:
+    _depths[id(conn)] = _depths.get(id(conn), 0) + 1
+    return _depths[id(conn)]
+
+
+def table_exists(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type IN ('table','view') AND name=?", (name,)
+    ).fetchone() is not None
+
+
+def swap_in(conn: sqlite3.Connection, shadow: str, live: str, post_sql: list[str] = ()) -> None:
+    """Atomically replace table ``live`` by the fully built ``shadow`` (one transaction).
+
+    Readers see the old table or the new one, never a missing or half-built one.
+    ``post_sql`` runs inside the same transaction (e.g. index creation on the new table).
+    """
+    with transaction(conn):
+        conn.execute(f'DROP TABLE IF EXISTS "{live}"')
+        conn.execute(f'ALTER TABLE "{shadow}" RENAME TO "{live}"')
+        for sql in post_sql:
+            conn.execute(sql)

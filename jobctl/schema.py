@@ -1,0 +1,116 @@
+"""The platform's schema (a verbatim copy of the contract) and the checks made before any job runs.
+
+jobctl never creates platform tables in a database the operator pointed it at; only
+``jobctl demo`` calls :func:`create_platform`. :func:`ensure_indexes` adds the indexes
+the jobs need (the contract allows indexes, nothing else).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from .db import connect
+from .errors import DatabaseError
+
+#: Indexes the jobs rely on. Names are prefixed so that they are recognisably jobctl's.
+INDEXES = [
+    "CREATE INDEX IF NOT EXISTS jobctl_posts_author ON posts(author_id, created_at)",
+    "CREATE INDEX IF NOT EXISTS jobctl_posts_created ON posts(created_at)",
+    "CREATE INDEX IF NOT EXISTS jobctl_likes_post ON post_likes(post_id)",
+    "CREATE INDEX IF NOT EXISTS jobctl_comments_post ON comments(post_id)",
+    "CREATE INDEX IF NOT EXISTS jobctl_shares_post ON shares(post_id)",
+    "CREATE INDEX IF NOT EXISTS jobctl_shares_user ON shares(user_id)",
+    "CREATE INDEX IF NOT EXISTS jobctl_comments_author ON comments(author_id)",
+    "CREATE INDEX IF NOT EXISTS jobctl_follows_followee ON follows(followee_id)",
+    "CREATE INDEX IF NOT EXISTS jobctl_blocks_blocked ON blocks(blocked_id)",
+    "CREATE INDEX IF NOT EXISTS jobctl_user_interests_interest ON user_interests(interest_id)",
+    "CREATE INDEX IF NOT EXISTS jobctl_quiz_answers_question ON quiz_answers(question_id)",
+    "CREATE INDEX IF NOT EXISTS jobctl_post_media_media ON post_media(media_id)",
+    "CREATE INDEX IF NOT EXISTS jobctl_users_avatar ON users(avatar_media_id)",
+]
+
+
+def schema_sql() -> str:
+    return resources.files("jobctl").joinpath("platform_schema.sql").read_text()
+
+
+@lru_cache(maxsize=1)
+def expected_columns() -> dict[str, list[str]]:
+    """{table: [column, ...]} as the contract defines them."""
+    mem = sqlite3.connect(":memory:")
+    mem.executescript(schema_sql())
+    out = {}
+    for (name,) in mem.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY rowid"):
+        out[name] = [r[1] for r in mem.execute(f'PRAGMA table_info("{name}")')]
+    mem.close()
+    return out
+
+
+def create_platform(conn: sqlite3.Connection) -> None:
+    """Create the platform tables and jobctl's indexes (for ``demo`` and tests only)."""
+    conn.executescript(schema_sql())
+    ensure_indexes(conn)
+
+
+def ensure_indexes(conn: sqlite3.Connection) -> None:
+    for sql in INDEXES:
+        conn.execute(sql)
+
+
+def missing_schema(conn: sqlite3.Connection) -> list[str]:
+    """What the database lacks of the contract: 'table users' or 'column users.email'."""
+    missing = []
+    for table, cols in expected_columns().items():
+        have = {r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')}
+        if not have:
+            missing.append(f"table {table}")
+            continue
+        missing.extend(f"column {table}.{c}" for c in cols if c not in have)
+    return missing
+
+
+def open_platform(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """Open the platform database at ``path`` after checking it is SQLite with the platform schema.
+
+    Raises :class:`DatabaseError` with one operator-facing line otherwise.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise DatabaseError(f"platform database not found: {p} (create one with `jobctl demo`, or pass --db)")
+    if p.is_dir():
+        raise DatabaseError(f"platform database path is a directory: {p}")
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise DatabaseError(f"cannot read platform database {p}: {exc.strerror}") from None
+    if head and head != b"SQLite format 3\x00":
+        raise DatabaseError(f"not an SQLite database: {p}")
+    try:
+        conn = connect(p, readonly=readonly)
+        missing = missing_schema(conn)
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(f"cannot open platform database {p}: {exc}") from None
+    if missing:
+        conn.close()
+        shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+        raise DatabaseError(f"{p} is not a platform database: missing {shown}")
+    return conn
+
+
+def has_platform_data(path: str | Path) -> bool:
+    """True when ``path`` is an SQLite file whose users table holds rows (demo refuses to overwrite it)."""
+    p = Path(path)
+    if not p.exists() or p.stat().st_size == 0:
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+        try:
+            return conn.execute("SELECT EXISTS(SELECT 1 FROM users)").fetchone()[0] == 1
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return False
