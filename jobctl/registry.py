@@ -141,6 +141,7 @@ class JobSpec:
     bulk: bool = True          # part of group and --all enqueues
     resumable: bool = False    # honours ctx.cursor on retry
     validate: Callable | None = None  # validate(conn, params): raise ParamError before queueing
+    uses_media: bool = False   # reads or deletes files under the media root
     order: int = 0
 
     def param(self, name: str) -> Param | None:
@@ -229,7 +230,8 @@ _loaded = False
 def job(name: str, *, group: str, summary: str, description: str, when: str, impact: str,
         depends_on: Iterable[str] = (), params: Iterable[Param] = (), uses_now: bool = False,
         bulk: bool = True, resumable: bool = False, batch_size: int = 1000, pause_ms: int = 5,
-        validate: Callable | None = None, registry: Registry | None = None) -> Callable:
+        validate: Callable | None = None, uses_media: bool = False,
+        registry: Registry | None = None) -> Callable:
     """Declare and register a job; returns the function unchanged."""
 
     def deco(func: Callable) -> Callable:
@@ -240,7 +242,8 @@ def job(name: str, *, group: str, summary: str, description: str, when: str, imp
         spec = JobSpec(name=name, group=group, summary=summary, description=description,
                        when=when, impact=impact, func=func, depends_on=tuple(depends_on),
                        params=tuple(own + common_params(batch_size, pause_ms, uses_now)),
-                       uses_now=uses_now, bulk=bulk, resumable=resumable, validate=validate)
+                       uses_now=uses_now, bulk=bulk, resumable=resumable, validate=validate,
+                       uses_media=uses_media)
         (registry or REGISTRY).add(spec)
         func.spec = spec
         return func

@@ -1,0 +1,207 @@
+"""Runs claimed jobs in this process, batch by batch, and records everything in the ledger.
+
+After each batch the job calls ``ctx.checkpoint``: the runner records progress, cursor and
+heartbeat, answers a pending cancel with :class:`JobCancelled`, and the job sleeps ``pause_ms``.
+A heartbeat thread keeps the job visibly alive during a long batch. SIGINT/SIGTERM request a
+cancel: the job stops at its next batch boundary and is recorded as cancelled.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from .context import JobContext, Reporter
+from .errors import JobCancelled, JobctlError, TransitionRefused
+from .ledger import FINAL, Ledger, Status
+from .registry import Registry
+from .schema import ensure_indexes, open_platform
+
+HEARTBEAT_S = float(os.environ.get("JOBCTL_HEARTBEAT_S", "5"))
+PROGRESS_EVERY_S = 0.25
+
+
+@dataclass
+class Interrupt:
+    """Set by a signal handler: the running job stops at its next batch boundary."""
+
+    reason: str | None = None
+    count: int = 0
+
+    def __bool__(self) -> bool:
+        return self.reason is not None
+
+
+class LedgerReporter(Reporter):
+    """Reports a running job's progress to the ledger (throttled) and relays cancel requests."""
+
+    def __init__(self, ledger: Ledger, job_id: int, interrupt: Interrupt):
+        super().__init__()
+        self.ledger, self.job_id, self.interrupt = ledger, job_id, interrupt
+        self.remote_cancel = False
+        self._last = 0.0
+
+    def progress(self, done: int, total: int | None, cursor: Any) -> None:
+        super().progress(done, total, cursor)
+        t = time.monotonic()
+        if t - self._last >= PROGRESS_EVERY_S:
+            self.flush()
+
+    def flush(self) -> None:
+        self._last = time.monotonic()
+        self.remote_cancel = self.ledger.progress(self.job_id, self.done, self.total, self.cursor) or self.remote_cancel
+
+    def log(self, level: str, message: str) -> None:
+        super().log(level, message)
+        self.ledger.log(self.job_id, level, message)
+
+    def cancel_requested(self) -> bool:
+        return bool(self.interrupt) or self.remote_cancel
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, ledger_path: Path, job_id: int, reporter: LedgerReporter, every: float):
+        super().__init__(daemon=True, name=f"heartbeat-{job_id}")
+        self.ledger_path, self.job_id, self.reporter, self.every = ledger_path, job_id, reporter, every
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        ledger = None
+        try:
+            ledger = Ledger(self.ledger_path)
+            while not self.stop.wait(self.every):
+                try:
+                    if ledger.heartbeat(self.job_id):
+                        self.reporter.remote_cancel = True
+                except JobctlError:
+                    pass  # a locked ledger delays one heartbeat; the next one will do
+        except JobctlError:
+            pass
+        finally:
+            if ledger is not None:
+                ledger.close()
+
+
+@dataclass
+class Runner:
+    ledger: Ledger
+    registry: Registry
+    db_path: Path
+    media_root: Path
+    interrupt: Interrupt = field(default_factory=Interrupt)
+    heartbeat_s: float = HEARTBEAT_S
+    _indexed: set = field(default_factory=set)
+
+    def execute(self, job: dict) -> dict:
+        """Run a job this process has claimed (status running) to its end; returns its final row."""
+        job_id = job["id"]
+        reporter = LedgerReporter(self.ledger, job_id, self.interrupt)
+        beat = _Heartbeat(self.ledger.path, job_id, reporter, self.heartbeat_s)
+        conn = None
+        try:
+            spec = self.registry.get(job["name"])
+            params = spec.resolve_params(job["params"], strict=False)
+            conn = open_platform(self.db_path)
+            if str(self.db_path) not in self._indexed:
+                ensure_indexes(conn)
+                self._indexed.add(str(self.db_path))
+            ctx = JobContext(db=conn, params=params, media_root=self.media_root, job_id=job_id,
+                             cursor=job.get("cursor") if spec.resumable else None, reporter=reporter)
+            if spec.uses_now:
+                self.ledger.log(job_id, "info", f"now = {ctx.params['now']}")
+            beat.start()
+            ctx.check_cancel()
+            result = spec.func(ctx)
+            result = dict(result or {})
+            if spec.uses_now:
+                result.setdefault("now", ctx.params["now"])
+            reporter.flush()
+            self.ledger.finish(job_id, result)
+        except JobCancelled:
+            self._settle(reporter.flush)
+            reason = self.interrupt.reason or "cancelled by operator"
+            self._settle(lambda: self.ledger.mark_cancelled(job_id, reason))
+        except JobctlError as exc:
+            self._settle(reporter.flush)
+            self._settle(lambda: self.ledger.fail(job_id, str(exc), traceback.format_exc()))
+        except Exception as exc:  # a bug in a job: record it with its traceback, keep the worker alive
+            self._settle(reporter.flush)
+            self._settle(lambda: self.ledger.fail(job_id, f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+        finally:
+            beat.stop.set()
+            if beat.is_alive():
+                beat.join(timeout=2)
+            if conn is not None:
+                conn.close()
+        return self.ledger.get(job_id)
+
+    def _settle(self, transition: Callable[[], Any]) -> None:
+        try:
+            transition()
+        except TransitionRefused:
+            pass  # someone else (stalled cleanup, an operator) already settled this job
+
+
+# -- loops used by the commands ---------------------------------------------------------------------
+
+def run_until_done(runner: Runner, ids: list[int], *, poll_s: float = 0.2,
+                   on_wait: Callable[[list[dict]], None] | None = None) -> list[dict]:
+    """Run (or wait for workers to run) the jobs ``ids`` until every one is final.
+
+    On an interrupt, the job in hand stops at its batch boundary and the rest still queued
+    are cancelled. Returns the final job rows in the order of ``ids``.
+    """
+    ledger = runner.ledger
+    while True:
+        if runner.interrupt:
+            for job in ledger.jobs(ids=ids):
+                if job["status"] == Status.QUEUED:
+                    try:
+                        ledger.cancel(job["id"])
+                    except TransitionRefused:
+                        pass
+        jobs = {j["id"]: j for j in ledger.jobs(ids=ids)}
+        pending = [i for i in ids if jobs[i]["status"] not in FINAL]
+        if not pending:
+            return [jobs[i] for i in ids]
+        job = None if runner.interrupt else ledger.claim(only=pending)
+        if job is not None:
+            runner.execute(job)
+            continue
+        if on_wait:
+            on_wait([jobs[i] for i in pending])
+        time.sleep(poll_s)
+
+
+def work(runner: Runner, *, once: bool, poll_s: float = 1.0) -> int:
+    """The worker loop: claim and run runnable jobs; ``once`` returns when none is left."""
+    n = 0
+    while not runner.interrupt:
+        job = runner.ledger.claim()
+        if job is None:
+            if once:
+                break
+            time.sleep(poll_s)
+            continue
+        runner.execute(job)
+        n += 1
+    return n
+
+
+def install_signal_handlers(interrupt: Interrupt) -> None:
+    """SIGINT and SIGTERM request a cancel at the next batch boundary; a second SIGINT aborts."""
+
+    def handler(signum, _frame):
+        interrupt.count += 1
+        if signum == signal.SIGINT and interrupt.count > 1:
+            raise KeyboardInterrupt
+        interrupt.reason = f"interrupted by {signal.Signals(signum).name}"
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
