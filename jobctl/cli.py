@@ -212,7 +212,7 @@ def _runner(settings: Settings, ledger: Ledger, interrupt: Interrupt) -> Runner:
 
 def _wait_and_report(settings: Settings, ledger: Ledger, ids: list[int], *, live: bool | None = None) -> list[dict]:
     interrupt = Interrupt()
-    install_signal_handlers(interrupt)
+    restore = install_signal_handlers(interrupt)
     runner = _runner(settings, ledger, interrupt)
     watch = Watch(ledger.path, ids, live=live)
     watch.start()
@@ -220,6 +220,7 @@ def _wait_and_report(settings: Settings, ledger: Ledger, ids: list[int], *, live
         final = run_until_done(runner, ids)
     finally:
         watch.stop()
+        restore()
     return final
 
 
@@ -338,11 +339,14 @@ def worker_cmd(ctx: typer.Context,
     ledger = settings.ledger()
     settings.catalogue()
     interrupt = Interrupt()
-    install_signal_handlers(interrupt)
+    restore = install_signal_handlers(interrupt)
     runner = _runner(settings, ledger, interrupt)
     err = stderr()
     err.print(f"worker pid {os.getpid()} on ledger {ledger.path}" + (" (--once)" if once else ""))
-    n = work(runner, once=once)
+    try:
+        n = work(runner, once=once)
+    finally:
+        restore()
     err.print(f"worker done: ran {n} job(s)")
 
 

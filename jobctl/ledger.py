@@ -104,10 +104,8 @@ class Ledger:
         self.path = Path(path)
         if self.path.is_dir():
             raise LedgerError(f"ledger path is a directory: {self.path}")
-        if self.path.exists() and self.path.stat().st_size:
-            with open(self.path, "rb") as fh:
-                if fh.read(16) != b"SQLite format 3\x00":
-                    raise LedgerError(f"ledger is not an SQLite database: {self.path}")
+        # Never open() the file directly: closing any descriptor of an SQLite file releases the
+        # process's POSIX locks on it, which corrupts the WAL of connections already open here.
         try:
             if not self.path.parent.exists():
                 raise LedgerError(f"ledger folder does not exist: {self.path.parent}")
@@ -117,6 +115,8 @@ class Ledger:
         except sqlite3.OperationalError as exc:
             raise LedgerError(_ledger_message(self.path, exc)) from None
         except sqlite3.DatabaseError as exc:
+            if "not a database" in str(exc):
+                raise LedgerError(f"ledger is not an SQLite database: {self.path}") from None
             raise LedgerError(f"ledger {self.path} is unreadable or corrupt: {exc}") from None
         self.host = socket.gethostname()
 

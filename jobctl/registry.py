@@ -252,11 +252,14 @@ def job(name: str, *, group: str, summary: str, description: str, when: str, imp
 
 
 def load_catalogue() -> Registry:
-    """Import the built-in job modules (and any in $JOBCTL_PLUGINS) once; check dependencies."""
+    """Import the built-in job modules (and any in $JOBCTL_PLUGINS) once; check dependencies.
+
+    JOBCTL_BUILTIN_JOBS=0 leaves the built-in jobs out (to try plugin jobs in isolation)."""
     global _loaded
     if not _loaded:
         _loaded = True
-        for mod in JOB_MODULES:
+        builtin = os.environ.get("JOBCTL_BUILTIN_JOBS", "1") not in ("0", "false", "no")
+        for mod in JOB_MODULES if builtin else []:
             try:
                 importlib.import_module(f"jobctl.jobs.{mod}")
             except ModuleNotFoundError as exc:

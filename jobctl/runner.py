@@ -194,8 +194,9 @@ def work(runner: Runner, *, once: bool, poll_s: float = 1.0) -> int:
     return n
 
 
-def install_signal_handlers(interrupt: Interrupt) -> None:
-    """SIGINT and SIGTERM request a cancel at the next batch boundary; a second SIGINT aborts."""
+def install_signal_handlers(interrupt: Interrupt) -> Callable[[], None]:
+    """SIGINT and SIGTERM request a cancel at the next batch boundary; a second SIGINT aborts.
+    Returns a function that restores the previous handlers."""
 
     def handler(signum, _frame):
         interrupt.count += 1
@@ -203,5 +204,12 @@ def install_signal_handlers(interrupt: Interrupt) -> None:
             raise KeyboardInterrupt
         interrupt.reason = f"interrupted by {signal.Signals(signum).name}"
 
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore

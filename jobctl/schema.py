@@ -7,6 +7,7 @@ the jobs need (the contract allows indexes, nothing else).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from functools import lru_cache
 from importlib import resources
@@ -82,17 +83,19 @@ def open_platform(path: str | Path, *, readonly: bool = False) -> sqlite3.Connec
         raise DatabaseError(f"platform database not found: {p} (create one with `jobctl demo`, or pass --db)")
     if p.is_dir():
         raise DatabaseError(f"platform database path is a directory: {p}")
-    try:
-        with open(p, "rb") as fh:
-            head = fh.read(16)
-    except OSError as exc:
-        raise DatabaseError(f"cannot read platform database {p}: {exc.strerror}") from None
-    if head and head != b"SQLite format 3\x00":
-        raise DatabaseError(f"not an SQLite database: {p}")
+    if not os.access(p, os.R_OK):
+        raise DatabaseError(f"cannot read platform database {p}: permission denied")
+    # The file is never open()ed directly: closing any descriptor of an SQLite file releases this
+    # process's POSIX locks on it and would corrupt the WAL of connections already open here.
+    conn = None
     try:
         conn = connect(p, readonly=readonly)
         missing = missing_schema(conn)
     except sqlite3.DatabaseError as exc:
+        if conn is not None:
+            conn.close()
+        if "not a database" in str(exc):
+            raise DatabaseError(f"not an SQLite database: {p}") from None
         raise DatabaseError(f"cannot open platform database {p}: {exc}") from None
     if missing:
         conn.close()

@@ -18,3 +18,39 @@ def platform(tmp_path) -> Platform:
 @pytest.fixture
 def now() -> str:
     return NOW
+
+
+@pytest.fixture
+def toy_registry(monkeypatch):
+    """A catalogue of toy jobs only, in place of the real one, for in-process engine tests."""
+    import jobctl.registry as registry
+    import toyjobs
+
+    reg = toyjobs.register(registry.Registry())
+    monkeypatch.setattr(registry, "REGISTRY", reg)
+    monkeypatch.setattr(registry, "_loaded", True)
+    return reg
+
+
+class Env:
+    """An empty platform + ledger + media root, and the global options that point at them."""
+
+    def __init__(self, tmp_path):
+        self.platform = Platform(tmp_path)
+        self.db = self.platform.path
+        self.ledger = tmp_path / "ledger.db"
+        self.media = self.platform.media_root
+        self.args = ["--db", str(self.db), "--ledger", str(self.ledger), "--media-root", str(self.media)]
+        self.env = {"JOBCTL_DB": str(self.db), "JOBCTL_LEDGER": str(self.ledger),
+                    "JOBCTL_MEDIA_ROOT": str(self.media)}
+
+    def toy_rows(self, job: str) -> list[int]:
+        return [r[0] for r in self.platform.conn.execute(
+            "SELECT i FROM toy_out WHERE job=? ORDER BY i", (job,))]
+
+
+@pytest.fixture
+def env(tmp_path) -> Env:
+    e = Env(tmp_path)
+    yield e
+    e.platform.conn.close()

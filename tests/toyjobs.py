@@ -7,6 +7,7 @@ exactly which batches committed.
 
 from __future__ import annotations
 
+import os
 import time
 
 from jobctl.errors import JobFailed
@@ -78,5 +79,5 @@ def register(reg: Registry) -> Registry:
     return reg
 
 
-if __name__ != "__main__" and "toy-a" not in REGISTRY:
+if "toyjobs" in os.environ.get("JOBCTL_PLUGINS", "") and "toy-a" not in REGISTRY:
     register(REGISTRY)
