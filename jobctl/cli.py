@@ -219,6 +219,7 @@ def _wait_and_report(settings: Settings, ledger: Ledger, ids: list[int], *, live
     try:
         final = run_until_done(runner, ids)
     finally:
+        runner.close()
         watch.stop()
         restore()
     return final
@@ -346,6 +347,7 @@ def worker_cmd(ctx: typer.Context,
     try:
         n = work(runner, once=once)
     finally:
+        runner.close()
         restore()
     err.print(f"worker done: ran {n} job(s)")
 

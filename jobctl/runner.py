@@ -66,19 +66,25 @@ class LedgerReporter(Reporter):
 
 
 class _Heartbeat(threading.Thread):
-    def __init__(self, ledger_path: Path, job_id: int, reporter: LedgerReporter, every: float):
-        super().__init__(daemon=True, name=f"heartbeat-{job_id}")
-        self.ledger_path, self.job_id, self.reporter, self.every = ledger_path, job_id, reporter, every
-        self.stop = threading.Event()
+    """One thread per runner: beats for whichever job the runner has in hand, with its own connection."""
+
+    def __init__(self, ledger_path: Path, every: float):
+        super().__init__(daemon=True, name="jobctl-heartbeat")
+        self.ledger_path, self.every = ledger_path, every
+        self.current: tuple[int, LedgerReporter] | None = None
+        self.halt = threading.Event()
 
     def run(self) -> None:
         ledger = None
         try:
             ledger = Ledger(self.ledger_path)
-            while not self.stop.wait(self.every):
+            while not self.halt.wait(self.every):
+                current = self.current
+                if current is None:
+                    continue
                 try:
-                    if ledger.heartbeat(self.job_id):
-                        self.reporter.remote_cancel = True
+                    if ledger.heartbeat(current[0]):
+                        current[1].remote_cancel = True
                 except JobctlError:
                     pass  # a locked ledger delays one heartbeat; the next one will do
         except JobctlError:
@@ -96,32 +102,50 @@ class Runner:
     media_root: Path
     interrupt: Interrupt = field(default_factory=Interrupt)
     heartbeat_s: float = HEARTBEAT_S
-    _indexed: set = field(default_factory=set)
+    _conn: Any = None
+    _beat: _Heartbeat | None = None
+
+    def platform(self):
+        """The platform connection, opened and checked once per runner."""
+        if self._conn is None:
+            self._conn = open_platform(self.db_path)
+            ensure_indexes(self._conn)
+        return self._conn
+
+    def close(self) -> None:
+        if self._beat is not None:
+            self._beat.halt.set()
+            self._beat.join(timeout=2)
+            self._beat = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def execute(self, job: dict) -> dict:
         """Run a job this process has claimed (status running) to its end; returns its final row."""
         job_id = job["id"]
         reporter = LedgerReporter(self.ledger, job_id, self.interrupt)
-        beat = _Heartbeat(self.ledger.path, job_id, reporter, self.heartbeat_s)
-        conn = None
+        if self._beat is None:
+            self._beat = _Heartbeat(self.ledger.path, self.heartbeat_s)
+            self._beat.start()
         try:
             spec = self.registry.get(job["name"])
             params = spec.resolve_params(job["params"], strict=False)
-            conn = open_platform(self.db_path)
-            if str(self.db_path) not in self._indexed:
-                ensure_indexes(conn)
-                self._indexed.add(str(self.db_path))
+            conn = self.platform()
+            if conn.in_transaction:  # a job that failed mid-statement must not leak its transaction
+                conn.execute("ROLLBACK")
             ctx = JobContext(db=conn, params=params, media_root=self.media_root, job_id=job_id,
                              cursor=job.get("cursor") if spec.resumable else None, reporter=reporter)
             if spec.uses_now:
                 self.ledger.log(job_id, "info", f"now = {ctx.params['now']}")
-            beat.start()
+            self._beat.current = (job_id, reporter)
             ctx.check_cancel()
             result = spec.func(ctx)
             result = dict(result or {})
             if spec.uses_now:
                 result.setdefault("now", ctx.params["now"])
-            reporter.flush()
+            if reporter.done or reporter.total is not None:
+                reporter.flush()
             self.ledger.finish(job_id, result)
         except JobCancelled:
             self._settle(reporter.flush)
@@ -134,11 +158,8 @@ class Runner:
             self._settle(reporter.flush)
             self._settle(lambda: self.ledger.fail(job_id, f"{type(exc).__name__}: {exc}", traceback.format_exc()))
         finally:
-            beat.stop.set()
-            if beat.is_alive():
-                beat.join(timeout=2)
-            if conn is not None:
-                conn.close()
+            if self._beat is not None:
+                self._beat.current = None
         return self.ledger.get(job_id)
 
     def _settle(self, transition: Callable[[], Any]) -> None:
@@ -146,6 +167,8 @@ class Runner:
             transition()
         except TransitionRefused:
             pass  # someone else (stalled cleanup, an operator) already settled this job
+        except JobctlError:
+            pass  # the ledger is unavailable: stalled detection will find the job
 
 
 # -- loops used by the commands ---------------------------------------------------------------------
