@@ -615,3 +615,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# Commands for scheduling and explaining live in their own module; importing it registers them.
+from . import cli_ops  # noqa: E402,F401

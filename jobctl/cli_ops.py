@@ -1,0 +1,1 @@
+"""Operator commands beyond the core: schedule, why, inspect (registered on the main app)."""
