@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from . import faults
 from .db import transaction
 from .errors import JobCancelled
 from .timeutil import fmt_ts, parse_ts, utcnow
@@ -80,6 +81,7 @@ class JobContext:
         """One short write transaction on the platform database (BEGIN IMMEDIATE … COMMIT)."""
         with transaction(self.db) as conn:
             yield conn
+            faults.reach("commit")
 
     # -- progress ----------------------------------------------------------------------------
     def set_total(self, total: int | None) -> None:
@@ -96,6 +98,7 @@ class JobContext:
         if cursor is not None:
             self.cursor = cursor
         self.reporter.progress(self.done, self.total, self.cursor)
+        faults.reach("checkpoint")
         if self.reporter.cancel_requested():
             raise JobCancelled()
         if pause and self.pause_ms > 0:

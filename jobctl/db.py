@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from . import faults
+
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -80,3 +82,4 @@ def swap_in(conn: sqlite3.Connection, shadow: str, live: str, post_sql: list[str
         conn.execute(f'ALTER TABLE "{shadow}" RENAME TO "{live}"')
         for sql in post_sql:
             conn.execute(sql)
+        faults.reach("swap")

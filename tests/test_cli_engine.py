@@ -61,8 +61,9 @@ def test_enqueue_json_and_run_order(cli, env):
     hist = json.loads(cli("history", "--json").stdout)
     assert [j["name"] for j in hist] == ["toy-c", "toy-b", "toy-a"]  # newest first
     assert all(j["status"] == "success" for j in hist)
-    starts = {j["name"]: j["started_at"] for j in hist}
-    assert starts["toy-a"] < starts["toy-b"] < starts["toy-c"]
+    by = {j["name"]: j for j in hist}
+    assert by["toy-a"]["finished_at"] <= by["toy-b"]["started_at"]
+    assert by["toy-b"]["finished_at"] <= by["toy-c"]["started_at"]
 
 
 def test_enqueue_wait_exit_codes_and_downstream_cancel(cli, env):
