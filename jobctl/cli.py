@@ -356,8 +356,14 @@ def worker_cmd(ctx: typer.Context,
 
 @command("status")
 def status_cmd(ctx: typer.Context, as_json: Json = False,
-               after: Annotated[float, typer.Option("--after", help="Seconds without heartbeat that count as stalled.")] = 300):
+               after: Annotated[float, typer.Option("--after", help="Seconds without heartbeat that count as stalled.")] = 300,
+               watch: Annotated[bool, typer.Option("--watch", "-w", help="Keep showing live progress until Ctrl-C.")] = False,
+               interval: Annotated[float, typer.Option("--interval", min=0.05, help="Seconds between refreshes of --watch.")] = 1.0,
+               iterations: Annotated[int, typer.Option("--iterations", min=0, hidden=True, help="Stop --watch after N refreshes.")] = 0):
     """Active jobs (queued and running) with progress, and a warning when a running job is stalled."""
+    if watch:
+        from .cli_ops import watch_status
+        return watch_status(_settings(ctx), interval=interval, iterations=iterations, after=after, as_json=as_json)
     ledger = _settings(ctx).ledger()
     active = ledger.active()
     stalled = ledger.stalled(after)
@@ -587,7 +593,8 @@ def search_cmd(ctx: typer.Context,
 def main() -> None:
     """Console entry point: usage errors become one line on stderr, exit 2."""
     from typer.main import get_command
-    cmd = get_command(app)
+    from . import cli as registered  # under `python -m jobctl.cli` this file is __main__, and cli_ops
+    cmd = get_command(registered.app)  # registers its commands on the app of the module jobctl.cli
     try:
         rv = cmd.main(args=sys.argv[1:], prog_name="jobctl", standalone_mode=False)
     except KeyboardInterrupt:

@@ -114,6 +114,8 @@ def stalled_banner(stalled: list[tuple[dict, str]]) -> Panel:
 class Watch(threading.Thread):
     """Polls the ledger for ``ids`` and renders progress: rich bars on a terminal, plain lines otherwise."""
 
+    overall_label = "[bold]batch"
+
     def __init__(self, ledger_path: Path, ids: list[int], *, live: bool | None = None, every: float = 0.5,
                  plain_every: float = 5.0):
         super().__init__(daemon=True, name="jobctl-watch")
@@ -133,7 +135,7 @@ class Watch(threading.Thread):
             else:
                 while True:
                     halted = self.halt.is_set()
-                    self._plain(ledger.jobs(ids=self.ids, newest_first=False))
+                    self._plain(self._poll(ledger))
                     if halted:
                         break
                     self.halt.wait(self.every)
@@ -144,11 +146,11 @@ class Watch(threading.Thread):
         cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
                 TextColumn("{task.fields[status]}"), TextColumn("{task.fields[rate]}"), TimeRemainingColumn()]
         with Progress(*cols, console=self.console, transient=False) as progress:
-            overall = progress.add_task("[bold]batch", total=len(self.ids), status="", rate="")
+            overall = progress.add_task(self.overall_label, total=len(self.ids), status="", rate="")
             tasks = {}
             while True:
                 halted = self.halt.is_set()
-                jobs = ledger.jobs(ids=self.ids, newest_first=False)
+                jobs = self._poll(ledger)
                 for j in jobs:
                     if j["id"] not in tasks:
                         tasks[j["id"]] = progress.add_task(f"{j['name']} [dim]#{j['id']}[/]", total=None,
@@ -162,10 +164,14 @@ class Watch(threading.Thread):
                         done = total
                     progress.update(tasks[j["id"]], total=total, completed=done,
                                     status=status_text(j["status"]), rate=rate)
-                progress.update(overall, completed=sum(j["status"] in FINAL for j in jobs))
+                progress.update(overall, total=len(jobs), completed=sum(j["status"] in FINAL for j in jobs))
                 if halted:
                     break
                 self.halt.wait(self.every)
+
+    def _poll(self, ledger: Ledger) -> list[dict]:
+        """The jobs to show this round (a subclass may watch a changing set)."""
+        return ledger.jobs(ids=self.ids, newest_first=False)
 
     def _plain(self, jobs: list[dict]) -> None:
         t = time.monotonic()
