@@ -13,11 +13,15 @@ from typing import Iterator
 
 from . import faults
 
-BUSY_TIMEOUT_MS = 10_000
+import os
+
+#: How long a statement waits for another process's lock before giving up (JOBCTL_BUSY_TIMEOUT_MS).
+BUSY_TIMEOUT_MS = int(os.environ.get("JOBCTL_BUSY_TIMEOUT_MS", "10000"))
 
 
-def connect(path: str | Path, *, readonly: bool = False, timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+def connect(path: str | Path, *, readonly: bool = False, timeout_ms: int | None = None) -> sqlite3.Connection:
     """Open ``path`` with WAL, busy timeout and foreign keys; autocommit mode."""
+    timeout_ms = BUSY_TIMEOUT_MS if timeout_ms is None else timeout_ms
     if readonly:
         conn = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True, isolation_level=None,
                                timeout=timeout_ms / 1000, check_same_thread=False)

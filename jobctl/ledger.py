@@ -100,7 +100,7 @@ def job_dict(row: sqlite3.Row | None) -> dict | None:
 class Ledger:
     """The ledger at ``path`` (created on first use, migrated on open)."""
 
-    def __init__(self, path: str | Path, *, timeout_ms: int = 10_000):
+    def __init__(self, path: str | Path, *, timeout_ms: int | None = None):
         self.path = Path(path)
         if self.path.is_dir():
             raise LedgerError(f"ledger path is a directory: {self.path}")
