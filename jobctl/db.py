@@ -6,14 +6,13 @@ transaction is explicit and short: ``with transaction(conn): ...``.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from . import faults
-
-import os
 
 #: How long a statement waits for another process's lock before giving up (JOBCTL_BUSY_TIMEOUT_MS).
 BUSY_TIMEOUT_MS = int(os.environ.get("JOBCTL_BUSY_TIMEOUT_MS", "10000"))
