@@ -586,7 +586,7 @@ def search_cmd(ctx: typer.Context,
         t.add_column(col)
     for r in rows:
         t.add_row(str(r["user_id"]), r["display_name"], str(r.get("age") or ""), r.get("city") or "",
-                  "" if r.get("score") is None else f"{r['score']:.2f}")
+                  "" if r.get("score") is None else f"{r['score']:.3g}")
     stdout().print(t if rows else "no matches")
 
 
