@@ -74,15 +74,49 @@ def table_exists(conn: sqlite3.Connection, name: str) -> bool:
     ).fetchone() is not None
 
 
-def swap_in(conn: sqlite3.Connection, shadow: str, live: str, post_sql: list[str] = ()) -> None:
-    """Atomically replace table ``live`` by the fully built ``shadow`` (one transaction).
+def drop_table(conn: sqlite3.Connection, name: str) -> None:
+    """Drop a derived table in one short transaction (outside one) with ``secure_delete = FAST``.
 
-    Readers see the old table or the new one, never a missing or half-built one.
-    ``post_sql`` runs inside the same transaction (e.g. index creation on the new table).
+    This SQLite build has secure_delete on by default: dropping millions of rows would overwrite
+    every freed page while holding the write lock for seconds. FAST skips that extra I/O.
     """
+    if not table_exists(conn, name):
+        return
+    before = int(conn.execute("PRAGMA secure_delete").fetchone()[0])
+    conn.execute("PRAGMA secure_delete = FAST")
+    try:
+        with transaction(conn):
+            conn.execute(f'DROP TABLE IF EXISTS "{name}"')
+    finally:
+        conn.execute(f"PRAGMA secure_delete = {before}")
+
+
+def swap_in(conn: sqlite3.Connection, shadow: str, live: str, post_sql: list[str] = ()) -> None:
+    """Atomically replace table ``live`` by the fully built ``shadow``.
+
+    One transaction renames ``live`` to ``<live>__old`` and ``shadow`` to ``live`` (and runs
+    ``post_sql``, e.g. index creation on the new table): readers see the old table or the new
+    one, never a missing or half-built one. The old table is dropped afterwards in a short
+    transaction of its own (a kill in between leaves ``<live>__old``, dropped by the next swap).
+    Called inside an outer transaction (to swap several tables together) the old tables are
+    dropped inside it.
+    """
+    old = f"{live}__old"
+    nested = conn.in_transaction
+    if not nested:
+        drop_table(conn, old)
     with transaction(conn):
-        conn.execute(f'DROP TABLE IF EXISTS "{live}"')
+        conn.execute(f'DROP TABLE IF EXISTS "{old}"')
+        if table_exists(conn, live):
+            conn.execute(f'ALTER TABLE "{live}" RENAME TO "{old}"')
         conn.execute(f'ALTER TABLE "{shadow}" RENAME TO "{live}"')
         for sql in post_sql:
             conn.execute(sql)
         faults.reach("swap")
+        if nested:
+            before = int(conn.execute("PRAGMA secure_delete").fetchone()[0])
+            conn.execute("PRAGMA secure_delete = FAST")
+            conn.execute(f'DROP TABLE IF EXISTS "{old}"')
+            conn.execute(f"PRAGMA secure_delete = {before}")
+    if not nested:
+        drop_table(conn, old)

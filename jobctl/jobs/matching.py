@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..db import table_exists, transaction
+from ..db import drop_table, swap_in, table_exists, transaction
 from ..errors import JobFailed, ParamError
 from ..registry import Param, job
 from . import matching_data as data
@@ -76,36 +76,12 @@ def _fresh_shadow(conn, ddl: str, live: str) -> str:
 
 
 def swap_big(ctx, shadow: str, live: str) -> None:
-    """Swap a large rebuilt table in without holding the write lock for long.
-
-    :func:`jobctl.db.swap_in` drops the old table inside the swapping transaction, and with
-    secure_delete on (this SQLite build's default) dropping millions of rows overwrites every
-    freed page: many seconds with the platform's writers waiting. Here the swap is two renames
-    in one transaction — readers see the old table or the new one — and the old table, renamed
-    ``<live>__old``, is dropped afterwards in its own transaction with secure_delete=FAST
-    (~0.15 s per 2 million rows). A kill in between leaves ``<live>__old`` for the next run.
-    """
-    conn = ctx.db
-    old = f"{live}__old"
-    _drop(conn, old)
-    with transaction(conn):
-        if table_exists(conn, live):
-            conn.execute(f'ALTER TABLE "{live}" RENAME TO "{old}"')
-        conn.execute(f'ALTER TABLE "{shadow}" RENAME TO "{live}"')
-    _drop(conn, old)
+    """Swap a large rebuilt table in: renames in one transaction, the old table dropped after it."""
+    swap_in(ctx.db, shadow, live)
 
 
 def _drop(conn, table: str) -> None:
-    """Drop a derived table (a leftover shadow or a swapped-out table) in one short transaction."""
-    if not table_exists(conn, table):
-        return
-    before = conn.execute("PRAGMA secure_delete").fetchone()[0]
-    conn.execute("PRAGMA secure_delete = FAST")      # freed pages are not overwritten: far less I/O
-    try:
-        with transaction(conn):
-            conn.execute(f'DROP TABLE IF EXISTS "{table}"')
-    finally:
-        conn.execute(f"PRAGMA secure_delete = {int(before)}")
+    drop_table(conn, table)
 
 
 def _write_batches(ctx, shadow: str, columns: str, batches) -> int:
