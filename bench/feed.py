@@ -140,7 +140,7 @@ def build_synthetic(path: Path, n: int, seed: int) -> None:
 def platform_counts(conn) -> dict:
     q = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
     return {"users": q("SELECT count(*) FROM users"), "posts": q("SELECT count(*) FROM posts"),
-            "posts_7d": q(f"SELECT count(*) FROM posts WHERE created_at >= '2026-11-22T03:00:00Z'"),
+            "posts_7d": q("SELECT count(*) FROM posts WHERE created_at >= '2026-11-22T03:00:00Z'"),
             "likes": q("SELECT count(*) FROM post_likes"), "comments": q("SELECT count(*) FROM comments"),
             "shares": q("SELECT count(*) FROM shares"), "follows": q("SELECT count(*) FROM follows"),
             "interests": q("SELECT count(*) FROM interests")}

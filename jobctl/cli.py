@@ -19,7 +19,7 @@ import typer
 
 from . import graph as graphmod
 from .errors import JobctlError, ParamError, UsageError
-from .ledger import FINAL, Ledger, Status, now_iso
+from .ledger import Ledger, Status, now_iso
 from .registry import JobSpec, Registry, load_catalogue
 from .render import (Watch, emit_json, eta, fmt_duration, fmt_progress, jobs_table, public_job, short,
                      stalled_banner, status_text, stderr, stdout)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from .errors import CatalogueError, ParamError, UnknownJob

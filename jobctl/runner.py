@@ -15,7 +15,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from .context import JobContext, Reporter
 from .errors import JobCancelled, JobctlError, TransitionRefused
@@ -152,15 +152,18 @@ class Runner:
             reason = self.interrupt.reason or "cancelled by operator"
             self._settle(lambda: self.ledger.mark_cancelled(job_id, reason))
         except JobctlError as exc:
-            self._settle(reporter.flush)
-            self._settle(lambda: self.ledger.fail(job_id, str(exc), traceback.format_exc()))
+            self._record_failure(reporter, job_id, str(exc))
         except Exception as exc:  # a bug in a job: record it with its traceback, keep the worker alive
-            self._settle(reporter.flush)
-            self._settle(lambda: self.ledger.fail(job_id, f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+            self._record_failure(reporter, job_id, f"{type(exc).__name__}: {exc}")
         finally:
             if self._beat is not None:
                 self._beat.current = None
         return self.ledger.get(job_id)
+
+    def _record_failure(self, reporter: LedgerReporter, job_id: int, message: str) -> None:
+        tb = traceback.format_exc()
+        self._settle(reporter.flush)
+        self._settle(lambda: self.ledger.fail(job_id, message, tb))
 
     def _settle(self, transition: Callable[[], Any]) -> None:
         try:

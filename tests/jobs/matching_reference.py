@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date
 
 from jobctl.timeutil import age_on, parse_ts
 
