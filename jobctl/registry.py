@@ -102,13 +102,16 @@ class Param:
                 raise ValueError(raw)
             return v
         if t == "timestamp":
-            return fmt_ts(parse_ts(str(raw)))
+            dt = parse_ts(str(raw))
+            if not 1970 <= dt.year <= 2200:
+                raise ValueError(raw)
+            return fmt_ts(dt)
         s = str(raw)
         return s
 
     def _type_word(self) -> str:
         return {"int": "an integer", "float": "a number", "bool": "true or false",
-                "str": "text", "timestamp": "an ISO-8601 time such as 2026-11-29T03:00:00Z"}[self.type]
+                "str": "text", "timestamp": "an ISO-8601 time between 1970 and 2200, such as 2026-11-29T03:00:00Z"}[self.type]
 
     def to_dict(self) -> dict:
         return {"name": self.name, "type": self.type, "default": self.default,

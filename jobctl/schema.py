@@ -91,17 +91,30 @@ def open_platform(path: str | Path, *, readonly: bool = False) -> sqlite3.Connec
     try:
         conn = connect(p, readonly=readonly)
         missing = missing_schema(conn)
+        if not readonly and not missing:
+            _check_writable(conn)
     except sqlite3.DatabaseError as exc:
         if conn is not None:
             conn.close()
         if "not a database" in str(exc):
             raise DatabaseError(f"not an SQLite database: {p}") from None
+        if "readonly" in str(exc) or "read-only" in str(exc):
+            raise DatabaseError(f"platform database is read-only: {p} (jobs write their derived tables "
+                                "into it; check the file's and its folder's permissions)") from None
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise DatabaseError(f"platform database {p} is locked by another process; try again") from None
         raise DatabaseError(f"cannot open platform database {p}: {exc}") from None
     if missing:
         conn.close()
         shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
         raise DatabaseError(f"{p} is not a platform database: missing {shown}")
     return conn
+
+
+def _check_writable(conn: sqlite3.Connection) -> None:
+    """Refuse a read-only platform up front instead of failing in a job's first write."""
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("ROLLBACK")
 
 
 def has_platform_data(path: str | Path) -> bool:
