@@ -132,6 +132,7 @@ def validate(settings: Settings, plan: list[tuple[JobSpec, dict]]) -> None:
 
 Params = Annotated[Optional[list[str]], typer.Option("-p", "--param", help="KEY=VALUE, parsed by the parameter's type.",
                                                     autocompletion=_complete_param)]
+MAX_ID = 2 ** 63 - 1  # SQLite's largest integer
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
@@ -428,7 +429,7 @@ def history_cmd(ctx: typer.Context,
 
 
 @command("show")
-def show_cmd(ctx: typer.Context, job_id: Annotated[int, typer.Argument(metavar="ID", help="A job id.")],
+def show_cmd(ctx: typer.Context, job_id: Annotated[int, typer.Argument(metavar="ID", min=1, max=MAX_ID, help="A job id.")],
              as_json: Json = False):
     """One job: parameters, timings, progress, result, error with traceback, dependencies and its log."""
     ledger = _settings(ctx).ledger()
@@ -473,7 +474,7 @@ def show_cmd(ctx: typer.Context, job_id: Annotated[int, typer.Argument(metavar="
 
 
 @command("cancel")
-def cancel_cmd(ctx: typer.Context, job_id: Annotated[int, typer.Argument(metavar="ID")],
+def cancel_cmd(ctx: typer.Context, job_id: Annotated[int, typer.Argument(metavar="ID", min=1, max=MAX_ID)],
                after: Annotated[float, typer.Option("--after", help="Seconds without heartbeat that count as stalled.")] = 300):
     """Cancel a job: queued at once; running at its next batch boundary; stalled at once."""
     what = _settings(ctx).ledger().cancel(job_id, stalled_after=after)
@@ -484,7 +485,7 @@ def cancel_cmd(ctx: typer.Context, job_id: Annotated[int, typer.Argument(metavar
 
 
 @command("retry")
-def retry_cmd(ctx: typer.Context, job_id: Annotated[int, typer.Argument(metavar="ID")], param: Params = None,
+def retry_cmd(ctx: typer.Context, job_id: Annotated[int, typer.Argument(metavar="ID", min=1, max=MAX_ID)], param: Params = None,
               wait: Annotated[bool, typer.Option("--wait", help="Run it now in this process.")] = False,
               as_json: Json = False):
     """Queue a failed or cancelled job again with the same parameters (-p overrides)."""

@@ -271,7 +271,7 @@ def why_cmd(ctx: typer.Context,
 
 @_command(inspect_app, "user")
 def inspect_user_cmd(ctx: typer.Context,
-                     user_id: Annotated[int, typer.Argument(metavar="ID", help="A user id.")],
+                     user_id: Annotated[int, typer.Argument(metavar="ID", min=1, max=2 ** 63 - 1, help="A user id.")],
                      top: Annotated[int, typer.Option("--top", min=1, max=1000, help="How many matches.")] = 10,
                      items: Annotated[int, typer.Option("--items", min=1, max=1000,
                                                         help="Items per feed section.")] = 10,

@@ -18,8 +18,11 @@ from . import faults
 BUSY_TIMEOUT_MS = int(os.environ.get("JOBCTL_BUSY_TIMEOUT_MS", "10000"))
 
 
-def connect(path: str | Path, *, readonly: bool = False, timeout_ms: int | None = None) -> sqlite3.Connection:
-    """Open ``path`` with WAL, busy timeout and foreign keys; autocommit mode."""
+def connect(path: str | Path, *, readonly: bool = False, timeout_ms: int | None = None,
+            wal: bool = True) -> sqlite3.Connection:
+    """Open ``path`` with WAL, busy timeout and foreign keys; autocommit mode.
+
+    ``wal=False`` leaves the journal mode as it is (to inspect a file before changing it)."""
     timeout_ms = BUSY_TIMEOUT_MS if timeout_ms is None else timeout_ms
     if readonly:
         conn = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True, isolation_level=None,
@@ -28,10 +31,11 @@ def connect(path: str | Path, *, readonly: bool = False, timeout_ms: int | None 
         conn = sqlite3.connect(str(path), isolation_level=None, timeout=timeout_ms / 1000,
                                check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
-    if not readonly:
+    if not readonly and wal:
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
         if mode.lower() != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
+    if not readonly:
         conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
     return conn

@@ -93,7 +93,10 @@ class Param:
                 raise ValueError(raw)
             if isinstance(raw, float) and not raw.is_integer():
                 raise ValueError(raw)
-            return int(str(raw).strip()) if not isinstance(raw, (int, float)) else int(raw)
+            v = int(str(raw).strip()) if not isinstance(raw, (int, float)) else int(raw)
+            if not -2 ** 63 <= v < 2 ** 63:  # beyond what SQLite stores
+                raise ValueError(raw)
+            return v
         if t == "float":
             if isinstance(raw, bool):
                 raise ValueError(raw)
@@ -120,8 +123,8 @@ class Param:
 
 def common_params(batch_size: int, pause_ms: int, uses_now: bool) -> list[Param]:
     out = [
-        Param("batch_size", "int", batch_size, min=1, help="rows (or users) per batch; one short transaction each"),
-        Param("pause_ms", "int", pause_ms, min=0, help="pause between batches, in milliseconds, so the platform's own writes flow"),
+        Param("batch_size", "int", batch_size, min=1, max=10_000_000, help="rows (or users) per batch; one short transaction each"),
+        Param("pause_ms", "int", pause_ms, min=0, max=600_000, help="pause between batches, in milliseconds, so the platform's own writes flow"),
     ]
     if uses_now:
         out.append(Param("now", "timestamp", None,

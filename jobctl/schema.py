@@ -89,10 +89,11 @@ def open_platform(path: str | Path, *, readonly: bool = False) -> sqlite3.Connec
     # process's POSIX locks on it and would corrupt the WAL of connections already open here.
     conn = None
     try:
-        conn = connect(p, readonly=readonly)
+        conn = connect(p, readonly=readonly, wal=False)
         missing = missing_schema(conn)
         if not readonly and not missing:
-            _check_writable(conn)
+            _check_writable(p)
+            conn.execute("PRAGMA journal_mode = WAL")  # only once it is known to be the platform
     except sqlite3.DatabaseError as exc:
         if conn is not None:
             conn.close()
@@ -111,10 +112,11 @@ def open_platform(path: str | Path, *, readonly: bool = False) -> sqlite3.Connec
     return conn
 
 
-def _check_writable(conn: sqlite3.Connection) -> None:
+def _check_writable(p: Path) -> None:
     """Refuse a read-only platform up front instead of failing in a job's first write."""
-    conn.execute("BEGIN IMMEDIATE")
-    conn.execute("ROLLBACK")
+    folder = p.resolve().parent
+    if not os.access(p, os.W_OK) or not os.access(folder, os.W_OK):
+        raise sqlite3.OperationalError("readonly")
 
 
 def has_platform_data(path: str | Path) -> bool:
