@@ -76,8 +76,9 @@ def _main(
                        trigger=trigger if trigger in ("manual", "cron") else "manual")
 
 
-def command(*args, **kwargs):
-    """``@app.command`` that turns a JobctlError into one line on stderr and its exit code."""
+def command(*args, target: typer.Typer | None = None, **kwargs):
+    """``@app.command`` (or ``target.command``) that turns a JobctlError into one line on stderr
+    and its exit code."""
 
     def deco(func):
         @functools.wraps(func)
@@ -88,7 +89,7 @@ def command(*args, **kwargs):
                 typer.echo(f"jobctl: {exc}", err=True)
                 raise typer.Exit(exc.exit_code)
 
-        return app.command(*args, **kwargs)(wrapper)
+        return (target or app).command(*args, **kwargs)(wrapper)
 
     return deco
 

@@ -16,8 +16,8 @@ import typer
 from rich.markup import escape
 
 from . import schedule as sched
-from .cli import Json, Settings, _complete_job, _settings, app
-from .errors import JobctlError, UsageError
+from .cli import Json, Settings, _complete_job, _settings, app, command
+from .errors import UsageError
 from .ledger import Ledger
 from .render import STATUS_STYLE, Watch, emit_json, stderr, stdout
 from .timeutil import fmt_ts, parse_ts
@@ -31,20 +31,7 @@ app.add_typer(inspect_app, name="inspect", help="Look at derived data as an oper
 
 
 def _command(target: typer.Typer, name: str, **kwargs):
-    """``target.command(name)`` that turns a JobctlError into one line on stderr and its exit code."""
-
-    def deco(func):
-        @functools.wraps(func)
-        def wrapper(*a, **kw):
-            try:
-                return func(*a, **kw)
-            except JobctlError as exc:
-                typer.echo(f"jobctl: {exc}", err=True)
-                raise typer.Exit(exc.exit_code)
-
-        return target.command(name, **kwargs)(wrapper)
-
-    return deco
+    return command(name, target=target, **kwargs)
 
 
 CrontabFile = Annotated[Optional[Path], typer.Option(
