@@ -275,8 +275,7 @@ def affinity(ctx):
             a, b = np.searchsorted(u, lo, "left"), np.searchsorted(u, hi, "right")
             rows.extend(zip(u[a:b].tolist(), [kind] * (b - a), as_text[kind](t[a:b].tolist()), w[a:b].tolist()))
             counts[kind] += int(b - a)
-        with ctx.transaction():
-            db.executemany(f"INSERT INTO {AFFINITY_SHADOW} VALUES (?, ?, ?, ?)", rows)
+        ctx.insert_many(f"INSERT INTO {AFFINITY_SHADOW} VALUES (?, ?, ?, ?)", rows)
         ctx.checkpoint(advance=len(batch), cursor=int(hi))
     swap_in(db, AFFINITY_SHADOW, "user_affinities")
     return {"users": int(len(users)), "engagements": int(len(ev_user)), "follows": int(len(fo)),

@@ -91,9 +91,7 @@ def _write_batches(ctx, shadow: str, columns: str, batches) -> int:
     written = 0
     for rows in batches:
         if rows:
-            with ctx.transaction() as conn:
-                conn.executemany(sql, rows)
-            written += len(rows)
+            written += ctx.insert_many(sql, rows)
         ctx.checkpoint(advance=1)
     return written
 

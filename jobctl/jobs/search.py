@@ -273,7 +273,7 @@ STATS_SQL = """CREATE TABLE IF NOT EXISTS "{name}" (
                  "left out.",
      when="After users update their interests (daily with the search group).",
      impact="\"Find people who like X\" searches work better.",
-     batch_size=5000, pause_ms=5)
+     batch_size=1000, pause_ms=5)
 def user_interest_sets(ctx):
     conn = ctx.db
     members, stats = "interest_members__new", "interest_stats__new"
