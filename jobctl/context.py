@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from . import faults
-from .db import transaction
+from .db import yielding_transaction
 from .errors import JobCancelled
 from .timeutil import fmt_ts, parse_ts, utcnow
 
@@ -82,8 +82,9 @@ class JobContext:
     # -- database --------------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction on the platform database (BEGIN IMMEDIATE … COMMIT)."""
-        with transaction(self.db) as conn:
+        """One short write transaction on the platform database (BEGIN IMMEDIATE … COMMIT), then a
+        pause as long as the lock was held, so the platform's own writers get their turn."""
+        with yielding_transaction(self.db) as conn:
             yield conn
             faults.reach("commit")
 
