@@ -94,3 +94,45 @@ class Platform:
 
     def rows(self, sql: str, *args) -> list[tuple]:
         return self.conn.execute(sql, args).fetchall()
+
+
+# -- reporters that play an operator cancelling a job at a chosen batch boundary -------------------
+from jobctl.context import Reporter  # noqa: E402
+
+
+class CancelAtCheck(Reporter):
+    """Asks for a cancel at the ``k``-th batch boundary (the k-th time the job checks, 1-based)."""
+
+    def __init__(self, k: int):
+        super().__init__()
+        self.k, self.calls = k, 0
+
+    def cancel_requested(self) -> bool:
+        self.calls += 1
+        return self.calls >= self.k
+
+
+class CancelWhenDone(Reporter):
+    """Asks for a cancel once ``n`` units of work are done (the job stops after that batch)."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.n = n
+
+    def cancel_requested(self) -> bool:
+        return self.done >= self.n
+
+
+class CancelAfterReports(Reporter):
+    """Asks for a cancel once progress has been reported more than ``n`` times."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.n, self.calls = n, 0
+
+    def progress(self, done, total, cursor) -> None:
+        super().progress(done, total, cursor)
+        self.calls += 1
+
+    def cancel_requested(self) -> bool:
+        return self.calls > self.n

@@ -7,21 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobctl.context import Reporter, make_context
+from jobctl.context import make_context
 from jobctl.errors import JobCancelled
 from jobctl.jobs import feed, feed_math
+from builders import CancelWhenDone as CancelAt
 
 NOW = "2026-11-29T03:00:00Z"
 H = 2 ** -0.5          # 0.5 ** (7 / 14): one half of a half-life
-
-
-class CancelAt(Reporter):
-    def __init__(self, n):
-        super().__init__()
-        self.n = n
-
-    def cancel_requested(self):
-        return self.done >= self.n
 
 
 def run(platform, job=feed.affinity, reporter=None, **params):

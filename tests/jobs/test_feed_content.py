@@ -5,23 +5,13 @@ import math
 
 import pytest
 
-from jobctl.context import Reporter, make_context
+from jobctl.context import make_context
 from jobctl.errors import JobCancelled
 from jobctl.jobs import feed
+from builders import CancelWhenDone as CancelAt
 
 NOW = "2026-11-29T03:00:00Z"
 LATER = "2026-11-30T03:00:00Z"
-
-
-class CancelAt(Reporter):
-    """Requests a cancel once ``n`` units of work are done (the job stops after that batch)."""
-
-    def __init__(self, n):
-        super().__init__()
-        self.n = n
-
-    def cancel_requested(self):
-        return self.done >= self.n
 
 
 def run(platform, now=NOW, **params):

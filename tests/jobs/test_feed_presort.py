@@ -9,22 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobctl import graph
-from jobctl.context import Reporter, make_context
+from jobctl.context import make_context
 from jobctl.errors import JobCancelled
 from jobctl.jobs import feed, feed_foryou, feed_math, feed_presort
 from jobctl.registry import Registry, job
+from builders import CancelWhenDone as CancelAt
 
 NOW = "2026-11-29T03:00:00Z"
 YESTERDAY = "2026-11-28T03:00:00Z"
-
-
-class CancelAt(Reporter):
-    def __init__(self, n):
-        super().__init__()
-        self.n = n
-
-    def cancel_requested(self):
-        return self.done >= self.n
 
 
 def run(platform, now=NOW, reporter=None, **params):

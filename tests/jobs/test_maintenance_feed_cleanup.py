@@ -6,21 +6,12 @@ from builders import NOW, Platform
 from jobctl.context import Reporter, make_context
 from jobctl.errors import JobCancelled
 from jobctl.jobs import maintenance
+from builders import CancelAtCheck as CancelAt
 
 FEED = """CREATE TABLE feed_presort (user_id INTEGER NOT NULL, section TEXT NOT NULL, position INTEGER NOT NULL,
     item_type TEXT NOT NULL, item_id INTEGER NOT NULL, score REAL, generated_at TEXT NOT NULL,
     PRIMARY KEY (user_id, section, position)) WITHOUT ROWID"""     # as the feed job creates it
 ALL = "SELECT user_id, section, position, generated_at FROM feed_presort ORDER BY 1, 2, 3"
-
-
-class CancelAt(Reporter):
-    def __init__(self, k: int):
-        super().__init__()
-        self.k, self.calls = k, 0
-
-    def cancel_requested(self) -> bool:
-        self.calls += 1
-        return self.calls >= self.k
 
 
 def run(p, reporter=None, **params):

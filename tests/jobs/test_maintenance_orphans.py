@@ -13,24 +13,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from builders import NOW, Platform
-from jobctl.context import Reporter, make_context
+from jobctl.context import make_context
 from jobctl.errors import JobCancelled, JobFailed
 from jobctl.jobs import maintenance, maintenance_fs
 from jobctl.jobs.maintenance_fs import UnsafePath, split_media_path
+from builders import CancelAtCheck as CancelAt
 
 OLD = datetime(2026, 11, 1, tzinfo=timezone.utc).timestamp()
 RECENT = datetime(2026, 11, 29, 2, 0, tzinfo=timezone.utc).timestamp()
 OLD_TS, RECENT_TS = "2026-11-01T00:00:00Z", "2026-11-28T12:00:00Z"
-
-
-class CancelAt(Reporter):
-    def __init__(self, k: int):
-        super().__init__()
-        self.k, self.calls = k, 0
-
-    def cancel_requested(self) -> bool:
-        self.calls += 1
-        return self.calls >= self.k
 
 
 def run(p, reporter=None, media_root=None, **params):

@@ -8,21 +8,10 @@ from builders import Platform
 from jobctl.context import Reporter, make_context
 from jobctl.errors import JobCancelled
 from jobctl.jobs import maintenance
+from builders import CancelAtCheck as CancelAt
 
 USER_COLS = "id, follower_count, following_count, post_count"
 POST_COLS = "id, like_count, comment_count, share_count"
-
-
-class CancelAt(Reporter):
-    """Asks for a cancel at the k-th batch boundary (as an operator's cancel or a kill would land)."""
-
-    def __init__(self, k: int):
-        super().__init__()
-        self.k, self.calls = k, 0
-
-    def cancel_requested(self) -> bool:
-        self.calls += 1
-        return self.calls >= self.k
 
 
 def run(p, reporter=None, **params):

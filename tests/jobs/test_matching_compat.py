@@ -6,11 +6,12 @@ import random
 
 import pytest
 
-from jobctl.context import Reporter, make_context
+from jobctl.context import make_context
 from jobctl.errors import JobCancelled, JobFailed
 from jobctl.jobs import matching
 from jobctl.jobs import matching_explain as explain
 from matching_reference import World, random_platform
+from builders import CancelAfterReports as CancelAt
 
 NOW = "2026-11-29T03:00:00Z"
 
@@ -176,19 +177,6 @@ def test_area_scores_match_the_reference_on_a_random_platform(platform):
             _, du, n = world.sums(u, v, area)
             _, dv, _ = world.sums(v, u, area)
             assert ((u, v, area) in rep) == (n > 0 and du > 0 and dv > 0)
-
-
-class CancelAt(Reporter):
-    def __init__(self, n):
-        super().__init__()
-        self.n, self.calls = n, 0
-
-    def progress(self, done, total, cursor):
-        super().progress(done, total, cursor)
-        self.calls += 1
-
-    def cancel_requested(self):
-        return self.calls > self.n
 
 
 def test_cancelled_run_keeps_old_reports_and_rerun_converges(platform):

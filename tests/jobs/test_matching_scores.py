@@ -5,10 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from jobctl.context import Reporter, make_context
+from jobctl.context import make_context
 from jobctl.errors import JobCancelled, JobFailed, ParamError
 from jobctl.jobs import matching
 from jobctl.jobs import matching_math as mm
+from builders import CancelAfterReports as CancelAt
 
 NOW = "2026-11-29T03:00:00Z"
 
@@ -199,21 +200,6 @@ def test_rows_carry_computed_at_and_empty_platform(platform):
     u, v = pair(platform)
     scores(platform)
     assert platform.rows("SELECT DISTINCT computed_at FROM match_scores") == [(NOW,)]
-
-
-class CancelAt(Reporter):
-    """Requests a cancel once progress has been reported ``n`` times."""
-
-    def __init__(self, n):
-        super().__init__()
-        self.n, self.calls = n, 0
-
-    def progress(self, done, total, cursor):
-        super().progress(done, total, cursor)
-        self.calls += 1
-
-    def cancel_requested(self):
-        return self.calls > self.n
 
 
 def _crowd(platform, n=24, seed=5):

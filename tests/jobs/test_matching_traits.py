@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from jobctl.context import Reporter, make_context
+from jobctl.context import make_context
 from jobctl.errors import JobCancelled
 from jobctl.jobs import matching
 from jobctl.jobs.matching_math import pomp_traits
+from builders import CancelAfterReports as CancelAfter
 
 NOW = "2026-11-29T03:00:00Z"
 TRAITS = ("openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism")
@@ -82,22 +83,6 @@ def test_pomp_maths_on_arrays():
     assert scores[1, 0] == 0.0                          # one of two items is half: kept; 6 - 5 = 1
     assert np.isnan(scores[1, 4]) and np.isnan(scores[0, 1])
     assert answered.tolist() == [3, 1]
-
-
-class CancelAfter(Reporter):
-    """Requests a cancel once ``n`` progress reports have been made."""
-
-    def __init__(self, n):
-        super().__init__()
-        self.n = n
-        self.calls = 0
-
-    def progress(self, done, total, cursor):
-        super().progress(done, total, cursor)
-        self.calls += 1
-
-    def cancel_requested(self):
-        return self.calls > self.n
 
 
 def test_cancelled_run_keeps_previous_table_and_rerun_converges(platform):

@@ -18,6 +18,7 @@ from jobctl.context import Reporter, make_context
 from jobctl.errors import JobCancelled, JobFailed, ParamError
 from jobctl.jobs import media, media_probe
 from jobctl.jobs.media_probe import MediaError, probe
+from builders import CancelAtCheck as CancelAt
 
 LATER = "2026-11-30T00:00:00Z"
 COLS = "size_bytes, width, height, duration_ms, metadata_at, metadata_error"
@@ -390,18 +391,6 @@ def test_batch_retry_failed_and_full(platform, mp4):
     full = run_batch(platform, now=LATER, full=True)
     assert (full["processed"], full["ok"], full["failed"]) == (11, 7, 4)
     assert {r[5] for r in all_rows(platform)} == {LATER}
-
-
-class CancelAt(Reporter):
-    """Asks for a cancel at the k-th batch boundary."""
-
-    def __init__(self, k: int):
-        super().__init__()
-        self.k, self.calls = k, 0
-
-    def cancel_requested(self) -> bool:
-        self.calls += 1
-        return self.calls >= self.k
 
 
 def clean_rows(tmp_path, mp4) -> list[tuple]:

@@ -9,23 +9,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from builders import NOW, Platform
-from jobctl.context import Reporter, make_context
+from jobctl.context import make_context
 from jobctl.errors import JobCancelled
 from jobctl.jobs import quiz
 from jobctl.timeutil import age_on
+from builders import CancelAtCheck as CancelAt
 
 ROWS = ("SELECT question_id, option_id, dimension, bucket, respondents, pct, suppressed "
         "FROM quiz_answer_stats ORDER BY question_id, option_id, dimension, bucket")
-
-
-class CancelAt(Reporter):
-    def __init__(self, k: int):
-        super().__init__()
-        self.k, self.calls = k, 0
-
-    def cancel_requested(self) -> bool:
-        self.calls += 1
-        return self.calls >= self.k
 
 
 def run(p, reporter=None, **params):

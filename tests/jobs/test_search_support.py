@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from jobctl.context import Reporter, make_context
+from jobctl.context import make_context
 from jobctl.jobs import search
+from builders import CancelAtCheck as CancelAt  # noqa: F401  (used by the search tests)
 
 NOW = "2026-11-29T03:00:00Z"
 JOBS = (search.searchable_user, search.profile_search_index, search.user_interest_sets,
@@ -22,18 +23,6 @@ def build_search(platform, **params):
     run(platform, search.searchable_user, **params)
     run(platform, search.profile_search_index, **params)
     run(platform, search.user_interest_sets, **params)
-
-
-class CancelAt(Reporter):
-    """A reporter whose operator cancels at the ``k``-th batch boundary (1-based)."""
-
-    def __init__(self, k: int):
-        super().__init__()
-        self.k, self.calls = k, 0
-
-    def cancel_requested(self) -> bool:
-        self.calls += 1
-        return self.calls >= self.k
 
 
 def filler(platform, n: int, **kw) -> list[int]:
