@@ -40,6 +40,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from floors import print_floors  # noqa: E402  (bench/floors.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
@@ -270,6 +271,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
     ap.add_argument("--keep", action="store_true", help="keep the run's copy of the platform afterwards")
     args = ap.parse_args()
+    print_floors()  # the same run's floors, so figures compare across machines
 
     print(f"app traffic vs jobs: {args.users:,} users, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M %Z')}, "
           f"app at {args.rate:g} ops/s", flush=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from jobctl.demo import build_demo  # noqa: E402
+from floors import print_floors  # noqa: E402  (bench/floors.py)
 
 
 def main() -> None:
@@ -26,6 +27,7 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="build into this folder and keep the result")
     ap.add_argument("--quiet", action="store_true", help="no progress lines")
     args = ap.parse_args()
+    print_floors()  # the same run's floors, so figures compare across machines
     now = datetime.fromisoformat(args.now.replace("Z", "+00:00")).astimezone(timezone.utc)
 
     with tempfile.TemporaryDirectory(prefix="jobctl-demo-bench-") as tmp:

@@ -25,6 +25,7 @@ from jobctl.ledger import Ledger  # noqa: E402
 from jobctl.registry import Registry  # noqa: E402
 from jobctl.runner import Runner  # noqa: E402
 from jobctl.schema import create_platform  # noqa: E402
+from floors import print_floors  # noqa: E402  (bench/floors.py)
 
 
 def bench_jobctl(n: int, tmp: Path) -> dict:
@@ -83,6 +84,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=2000)
     args = ap.parse_args()
+    print_floors()  # the same run's floors, so figures compare across machines
     n = args.jobs
     print(f"engine benchmark: {n} no-op jobs, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
     with tempfile.TemporaryDirectory() as d:

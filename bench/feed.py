@@ -33,6 +33,7 @@ from jobctl.errors import CatalogueError  # noqa: E402
 from jobctl.registry import load_catalogue  # noqa: E402
 from jobctl.schema import create_platform, ensure_indexes  # noqa: E402
 from jobctl.timeutil import parse_ts  # noqa: E402
+from floors import print_floors  # noqa: E402  (bench/floors.py)
 
 OUT = ROOT / "bench" / "out"
 NOW = "2026-11-29T03:00:00Z"
@@ -163,6 +164,7 @@ def main() -> None:
     ap.add_argument("--synthetic", action="store_true", help="use the built-in quick generator, not the demo")
     ap.add_argument("--keep", action="store_true", help="keep the working copy (bench/out/feed-run-*.db)")
     args = ap.parse_args()
+    print_floors()  # the same run's floors, so figures compare across machines
 
     src, built = demo_db(args.users, args.seed, args.synthetic)
     work = OUT / f"feed-run-{args.users}.db"

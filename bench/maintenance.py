@@ -33,6 +33,7 @@ from jobctl.context import make_context  # noqa: E402
 from jobctl.db import connect  # noqa: E402
 from jobctl.schema import create_platform, ensure_indexes  # noqa: E402
 from jobctl.timeutil import fmt_ts, parse_ts  # noqa: E402
+from floors import print_floors  # noqa: E402  (bench/floors.py)
 
 OUT = Path(__file__).resolve().parent / "out"
 NOW = "2026-11-29T03:00:00Z"
@@ -294,6 +295,7 @@ def main() -> None:
     ap.add_argument("--source", choices=["auto", "demo", "synthetic"], default="auto")
     ap.add_argument("--jobs", default=",".join(JOBS))
     args = ap.parse_args()
+    print_floors()  # the same run's floors, so figures compare across machines
     jobs = [j for j in args.jobs.split(",") if j]
     # Built in a child process, so that this parent stays small and each job's ru_maxrss is its own.
     with mp.get_context("spawn").Pool(1) as pool:

@@ -18,6 +18,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from floors import print_floors  # noqa: E402  (bench/floors.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -57,6 +58,7 @@ def main() -> None:
     ap.add_argument("--max-distance-km", type=float, default=None)
     ap.add_argument("--no-compat", action="store_true", help="skip the compatibility job")
     args = ap.parse_args()
+    print_floors()  # the same run's floors, so figures compare across machines
 
     from jobctl.context import make_context
     from jobctl.db import connect

@@ -34,6 +34,7 @@ from jobctl.db import connect  # noqa: E402
 from jobctl.jobs import media  # noqa: E402
 from jobctl.jobs.media_probe import probe  # noqa: E402
 from jobctl.timeutil import parse_ts  # noqa: E402
+from floors import print_floors  # noqa: E402  (bench/floors.py)
 
 OUT = ROOT / "bench" / "out"
 NOW = "2026-11-29T03:00:00Z"
@@ -47,6 +48,7 @@ def main() -> None:
     ap.add_argument("--synthetic", action="store_true", help="skip the demo builder, use a quick stand-in")
     ap.add_argument("--rebuild", action="store_true", help="rebuild the cached platform")
     args = ap.parse_args()
+    print_floors()  # the same run's floors, so figures compare across machines
     OUT.mkdir(parents=True, exist_ok=True)
 
     kind = "synthetic" if args.synthetic else "demo"

@@ -18,6 +18,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from floors import print_floors  # noqa: E402  (bench/floors.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
@@ -74,6 +75,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--keep", action="store_true", help="keep the media root afterwards")
     args = ap.parse_args()
+    print_floors()  # the same run's floors, so figures compare across machines
     print(f"full pipeline: {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
     for n in args.users:
         r = run(n, args.seed, args.keep)

@@ -30,6 +30,7 @@ from jobctl.context import make_context  # noqa: E402
 from jobctl.db import connect  # noqa: E402
 from jobctl.jobs import search  # noqa: E402
 from jobctl.schema import create_platform  # noqa: E402
+from floors import print_floors  # noqa: E402  (bench/floors.py)
 
 OUT = Path(__file__).resolve().parent / "out"
 NOW = "2026-11-29T03:00:00Z"
@@ -195,6 +196,7 @@ def main() -> None:
     ap.add_argument("--searches", type=int, default=1000)
     ap.add_argument("--synthetic", action="store_true", help="generate a quick synthetic platform")
     args = ap.parse_args()
+    print_floors()  # the same run's floors, so figures compare across machines
     db, kind = platform_db(args.users, args.synthetic)
     print(f"search group on a {kind} platform of {args.users:,} users; {os.cpu_count()} cores")
     conn = connect(db)
