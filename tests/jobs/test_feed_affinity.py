@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from jobctl.context import make_context
 from jobctl.errors import JobCancelled
-from jobctl.jobs import feed, feed_math
+from jobctl.jobs import feed
+from jobctl.jobs.feed import formulas as feed_math
 from builders import CancelWhenDone as CancelAt
 
 NOW = "2026-11-29T03:00:00Z"

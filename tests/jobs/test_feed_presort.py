@@ -11,7 +11,10 @@ from hypothesis import strategies as st
 from jobctl import graph
 from jobctl.context import make_context
 from jobctl.errors import JobCancelled
-from jobctl.jobs import feed, feed_foryou, feed_math, feed_presort
+from jobctl.jobs import feed
+from jobctl.jobs.feed import foryou as feed_foryou
+from jobctl.jobs.feed import formulas as feed_math
+from jobctl.jobs.feed import presort as feed_presort
 from jobctl.registry import Registry, job
 from builders import CancelWhenDone as CancelAt
 

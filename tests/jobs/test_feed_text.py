@@ -6,7 +6,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobctl.jobs import feed_text as ft
+from jobctl.jobs.feed import text as ft
 
 
 # -- hashtags -------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobctl.context import make_context
-from jobctl.jobs import feed, feed_math
+from jobctl.jobs import feed
+from jobctl.jobs.feed import formulas as feed_math
 
 NOW = "2026-11-29T03:00:00Z"
 

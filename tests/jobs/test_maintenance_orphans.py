@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from builders import NOW, Platform
 from jobctl.context import make_context
 from jobctl.errors import JobCancelled, JobFailed
-from jobctl.jobs import maintenance, maintenance_fs
-from jobctl.jobs.maintenance_fs import UnsafePath, split_media_path
+from jobctl.jobs import maintenance
+from jobctl.jobs.maintenance import fs as maintenance_fs
+from jobctl.jobs.maintenance.fs import UnsafePath, split_media_path
 from builders import CancelAtCheck as CancelAt
 
 OLD = datetime(2026, 11, 1, tzinfo=timezone.utc).timestamp()
@@ -194,7 +195,7 @@ def test_a_file_that_cannot_be_deleted_is_reported_and_the_job_goes_on(scene, mo
 
 def test_a_row_attached_during_the_run_is_kept(scene, monkeypatch):
     p, ids, _ = scene
-    from jobctl.jobs import maintenance_orphans
+    from jobctl.jobs.maintenance import orphans as maintenance_orphans
     original = maintenance_orphans._plan_row
 
     def plan_then_attach(root, media_id, path, report):
@@ -211,7 +212,7 @@ def test_a_row_attached_during_the_run_is_kept(scene, monkeypatch):
 
 def test_a_stray_registered_during_the_run_is_kept(scene, monkeypatch):
     p, ids, _ = scene
-    from jobctl.jobs import maintenance_orphans
+    from jobctl.jobs.maintenance import orphans as maintenance_orphans
     original = maintenance_orphans._find_strays
 
     def find_then_register(root, named, cutoff_ts, report):
@@ -327,7 +328,7 @@ def test_any_accepted_path_stays_below_the_root(path):
 
 
 def test_stray_transactions_are_cut_short_without_changing_the_outcome(tmp_path, monkeypatch):
-    from jobctl.jobs import maintenance_orphans
+    from jobctl.jobs.maintenance import orphans as maintenance_orphans
     clean, cut = two_platforms(tmp_path)
     for p in (clean, cut):
         for i in range(5):

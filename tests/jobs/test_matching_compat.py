@@ -9,7 +9,7 @@ import pytest
 from jobctl.context import make_context
 from jobctl.errors import JobCancelled, JobFailed
 from jobctl.jobs import matching
-from jobctl.jobs import matching_explain as explain
+from jobctl.jobs.matching import explain as explain
 from matching_reference import World, random_platform
 from builders import CancelAfterReports as CancelAt
 

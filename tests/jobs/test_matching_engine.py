@@ -7,8 +7,8 @@ square root amplifies float32 error), partial and missing traits, ties, many blo
 import numpy as np
 import pytest
 
-from jobctl.jobs import matching_math as mm
-from jobctl.jobs.matching_engine import EngineInput, TopKEngine, haversine_km
+from jobctl.jobs.matching import formulas as mm
+from jobctl.jobs.matching.engine import EngineInput, TopKEngine, haversine_km
 
 
 def synthetic(n, rng, *, n_q=12, n_opt=4, n_int=15, trait_mode="mixed", coords=False):

@@ -8,7 +8,7 @@ import pytest
 from jobctl.context import make_context
 from jobctl.errors import JobCancelled, JobFailed, ParamError
 from jobctl.jobs import matching
-from jobctl.jobs import matching_math as mm
+from jobctl.jobs.matching import formulas as mm
 from builders import CancelAfterReports as CancelAt
 
 NOW = "2026-11-29T03:00:00Z"

@@ -6,7 +6,7 @@ import pytest
 from jobctl.context import make_context
 from jobctl.errors import JobCancelled
 from jobctl.jobs import matching
-from jobctl.jobs.matching_math import pomp_traits
+from jobctl.jobs.matching.formulas import pomp_traits
 from builders import CancelAfterReports as CancelAfter
 
 NOW = "2026-11-29T03:00:00Z"

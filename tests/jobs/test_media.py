@@ -16,8 +16,9 @@ from PIL import ExifTags, Image, ImageFile
 from builders import NOW, Platform
 from jobctl.context import Reporter, make_context
 from jobctl.errors import JobCancelled, JobFailed, ParamError
-from jobctl.jobs import media, media_probe
-from jobctl.jobs.media_probe import MediaError, probe
+from jobctl.jobs import media
+from jobctl.jobs.media import probing as media_probe
+from jobctl.jobs.media.probing import MediaError, probe
 from builders import CancelAtCheck as CancelAt
 
 LATER = "2026-11-30T00:00:00Z"

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import ExifTags, Image
 
-from jobctl.jobs.media_probe import MAGIC, Metadata, MediaError, probe, probe_image
+from jobctl.jobs.media.probing import MAGIC, Metadata, MediaError, probe, probe_image
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

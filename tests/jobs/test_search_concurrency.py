@@ -14,7 +14,7 @@ SEARCHER = r"""
 import json, sys, time
 from pathlib import Path
 from jobctl.db import connect
-from jobctl import searching
+from jobctl.jobs.search import query as searching
 
 db, stop = sys.argv[1], Path(sys.argv[2])
 conn = connect(db, readonly=True)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from jobctl import searching
+from jobctl.jobs.search import query as searching
 from jobctl.errors import JobCancelled, JobFailed
 from jobctl.jobs import search
 from test_search_support import JOBS, CancelAt, build_search, filler, run, table

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobctl import searching
+from jobctl.jobs.search import query as searching
 from jobctl.jobs import search
-from jobctl.jobs.search_privacy import REDACTED, redact_contacts, scrub_own
+from jobctl.jobs.search.privacy import REDACTED, redact_contacts, scrub_own
 from test_search_support import build_search, filler, run
 
 PRIVATE_COLUMNS = {"email", "birthdate", "latitude", "longitude"}

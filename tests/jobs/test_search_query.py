@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jobctl import searching
+from jobctl.jobs.search import query as searching
 from jobctl.errors import DatabaseError, JobCancelled, UsageError
 from jobctl.jobs import search
 from test_search_support import CancelAt, build_search, filler, run

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from jobctl.errors import JobCancelled, JobFailed
 from jobctl.jobs import search
-from jobctl.jobs.search_math import cooccurrence, relationships
+from jobctl.jobs.search.formulas import cooccurrence, relationships
 from test_search_support import CancelAt, run, table
 
 

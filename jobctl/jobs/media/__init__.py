@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 from PIL import ImageFile
 
-from ..errors import JobFailed, ParamError
-from ..registry import Param, job
-from .media_probe import MediaError, Metadata, probe
+from ...errors import JobFailed, ParamError
+from ...registry import Param, job
+from .probing import MediaError, Metadata, probe
 
 UPDATE_SQL = ("UPDATE media SET size_bytes = ?, width = ?, height = ?, duration_ms = ?, "
               "metadata_at = ?, metadata_error = ? WHERE id = ? AND path = ? AND kind = ?")

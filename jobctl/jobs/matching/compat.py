@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import matching_explain as explain
-from . import matching_math as mm
-from .matching_data import Interests, Quiz, Users
+from . import explain as explain
+from . import formulas as mm
+from .data import Interests, Quiz, Users
 
 AREAS = mm.AREAS
 TRAITS = mm.TRAITS

@@ -22,13 +22,13 @@ from datetime import date
 
 import numpy as np
 
-from ..db import swap_in, table_exists
-from ..errors import JobFailed
-from ..registry import Param, job
-from ..timeutil import age_on
-from . import search_index as idx
-from .search_math import cooccurrence, relationships
-from .search_privacy import redact_contacts, scrub_own
+from ...db import swap_in, table_exists
+from ...errors import JobFailed
+from ...registry import Param, job
+from ...timeutil import age_on
+from . import index as idx
+from .formulas import cooccurrence, relationships
+from .privacy import redact_contacts, scrub_own
 
 TRAITS = ("openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism")
 ACTIVE = "deleted_at IS NULL AND visibility != 'hidden'"
@@ -62,86 +62,6 @@ def id_ranges(ids: list[int], size: int) -> list[tuple[int, int, int]]:
         out.append((lo, hi, len(chunk)))
         lo = hi
     return out or [(_MIN_ID, _MAX_ID, 0)]
-
-
-# -- searchable-user ---------------------------------------------------------------------------
-
-def _traits_json(values) -> str | None:
-    """The five trait scores as JSON, rounded half up to whole points; NULL without any."""
-    if values is None or all(v is None for v in values):
-        return None
-    return json.dumps({t: (None if v is None else math.floor(v + 0.5)) for t, v in zip(TRAITS, values)})
-
-
-def _age(birthdate: str | None, today: date) -> int | None:
-    try:
-        return age_on(birthdate, today) if birthdate else None
-    except ValueError:
-        return None
-
-
-def snapshot_row(user: tuple, interests: list[str], traits, today: date, updated_at: str) -> tuple:
-    """One searchable_users row from a users row (id, username, display_name, email, birthdate,
-    gender, city, country, latitude, longitude, bio, visibility): age instead of birthdate,
-    contacts redacted from the bio, the user's own private values scrubbed from every text."""
-    (uid, username, display_name, email, birthdate, gender, city, country, lat, lon, bio, visibility) = user
-    own = dict(email=email, birthdate=birthdate, latitude=lat, longitude=lon)
-    age = _age(birthdate, today)
-    return (uid, scrub_own(username, **own), scrub_own(display_name, **own), age, gender,
-            scrub_own(city, **own), scrub_own(country, **own), scrub_own(redact_contacts(bio), **own),
-            ",".join(interests), _traits_json(traits), visibility, updated_at)
-
-
-def _snapshot_batch(conn, lo: int, hi: int, today: date, updated_at: str, with_traits: bool) -> list[tuple]:
-    users = conn.execute(
-        f"""SELECT id, username, display_name, email, birthdate, gender, city, country, latitude, longitude,
-                   bio, visibility
-            FROM users WHERE id > ? AND id <= ? AND {ACTIVE} ORDER BY id""", (lo, hi)).fetchall()
-    interests: dict[int, list[str]] = {}
-    for uid, name in conn.execute(
-            """SELECT ui.user_id, i.name FROM user_interests AS ui JOIN interests AS i ON i.id = ui.interest_id
-               WHERE ui.user_id > ? AND ui.user_id <= ? ORDER BY ui.user_id, i.name""", (lo, hi)):
-        interests.setdefault(uid, []).append(name)
-    traits = {}
-    if with_traits:
-        traits = {r[0]: r[1:] for r in conn.execute(
-            f"SELECT user_id, {', '.join(TRAITS)} FROM user_traits WHERE user_id > ? AND user_id <= ?", (lo, hi))}
-    return [snapshot_row(u, interests.get(u[0], []), traits.get(u[0]), today, updated_at) for u in users]
-
-
-@job("searchable-user", group="search", depends_on=["build-user-traits"], uses_now=True,
-     summary="Updates search-friendly profile snapshots",
-     description="Creates simplified versions of profiles optimized for search: one row per active "
-                 "user with their public name, age, city, interests and personality traits. Private "
-                 "info is left out (no e-mail, birthdate or exact location), e-mail addresses and "
-                 "phone numbers typed into bios are redacted, and hidden or deleted users are removed.",
-     when="After profile updates or trait building (daily with the search group).",
-     impact="Search results are more accurate and respect privacy settings.",
-     batch_size=1000, pause_ms=5)
-def searchable_user(ctx):
-    conn = ctx.db
-    with ctx.transaction():
-        conn.execute(SEARCHABLE_USERS_SQL)
-    with_traits = table_exists(conn, "user_traits")
-    if not with_traits:
-        ctx.log("user_traits does not exist yet (build-user-traits has not run): traits left empty")
-    ids = [r[0] for r in conn.execute("SELECT id FROM users ORDER BY id")]
-    ctx.set_total(len(ids))
-    today, stamp = ctx.now.date(), ctx.now_str
-    marks = ", ".join("?" * len(_SNAPSHOT_COLS))
-    kept = removed = 0
-    for lo, hi, count in id_ranges(ids, ctx.batch_size):
-        rows = _snapshot_batch(conn, lo, hi, today, stamp, with_traits)
-        with ctx.transaction():
-            before = {r[0] for r in conn.execute(
-                "SELECT user_id FROM searchable_users WHERE user_id > ? AND user_id <= ?", (lo, hi))}
-            conn.execute("DELETE FROM searchable_users WHERE user_id > ? AND user_id <= ?", (lo, hi))
-            conn.executemany(f"INSERT INTO searchable_users ({', '.join(_SNAPSHOT_COLS)}) VALUES ({marks})", rows)
-        kept += len(rows)
-        removed += len(before - {r[0] for r in rows})
-        ctx.checkpoint(advance=count)
-    ctx.log(f"{kept} active users snapshotted, {removed} removed")
-    return {"users": kept, "removed": removed, "skipped_inactive": len(ids) - kept}
 
 
 # -- profile-search-index ------------------------------------------------------------------------
@@ -305,6 +225,86 @@ def user_interest_sets(ctx):
         "SELECT count(*), count(DISTINCT interest_id) FROM interest_members").fetchone()
     ctx.log(f"{n_members} memberships over {n_interests} interests")
     return {"memberships": n_members, "interests_with_members": n_interests, "active_users": len(ids)}
+
+
+# -- searchable-user ---------------------------------------------------------------------------
+
+def _traits_json(values) -> str | None:
+    """The five trait scores as JSON, rounded half up to whole points; NULL without any."""
+    if values is None or all(v is None for v in values):
+        return None
+    return json.dumps({t: (None if v is None else math.floor(v + 0.5)) for t, v in zip(TRAITS, values)})
+
+
+def _age(birthdate: str | None, today: date) -> int | None:
+    try:
+        return age_on(birthdate, today) if birthdate else None
+    except ValueError:
+        return None
+
+
+def snapshot_row(user: tuple, interests: list[str], traits, today: date, updated_at: str) -> tuple:
+    """One searchable_users row from a users row (id, username, display_name, email, birthdate,
+    gender, city, country, latitude, longitude, bio, visibility): age instead of birthdate,
+    contacts redacted from the bio, the user's own private values scrubbed from every text."""
+    (uid, username, display_name, email, birthdate, gender, city, country, lat, lon, bio, visibility) = user
+    own = dict(email=email, birthdate=birthdate, latitude=lat, longitude=lon)
+    age = _age(birthdate, today)
+    return (uid, scrub_own(username, **own), scrub_own(display_name, **own), age, gender,
+            scrub_own(city, **own), scrub_own(country, **own), scrub_own(redact_contacts(bio), **own),
+            ",".join(interests), _traits_json(traits), visibility, updated_at)
+
+
+def _snapshot_batch(conn, lo: int, hi: int, today: date, updated_at: str, with_traits: bool) -> list[tuple]:
+    users = conn.execute(
+        f"""SELECT id, username, display_name, email, birthdate, gender, city, country, latitude, longitude,
+                   bio, visibility
+            FROM users WHERE id > ? AND id <= ? AND {ACTIVE} ORDER BY id""", (lo, hi)).fetchall()
+    interests: dict[int, list[str]] = {}
+    for uid, name in conn.execute(
+            """SELECT ui.user_id, i.name FROM user_interests AS ui JOIN interests AS i ON i.id = ui.interest_id
+               WHERE ui.user_id > ? AND ui.user_id <= ? ORDER BY ui.user_id, i.name""", (lo, hi)):
+        interests.setdefault(uid, []).append(name)
+    traits = {}
+    if with_traits:
+        traits = {r[0]: r[1:] for r in conn.execute(
+            f"SELECT user_id, {', '.join(TRAITS)} FROM user_traits WHERE user_id > ? AND user_id <= ?", (lo, hi))}
+    return [snapshot_row(u, interests.get(u[0], []), traits.get(u[0]), today, updated_at) for u in users]
+
+
+@job("searchable-user", group="search", depends_on=["build-user-traits"], uses_now=True,
+     summary="Updates search-friendly profile snapshots",
+     description="Creates simplified versions of profiles optimized for search: one row per active "
+                 "user with their public name, age, city, interests and personality traits. Private "
+                 "info is left out (no e-mail, birthdate or exact location), e-mail addresses and "
+                 "phone numbers typed into bios are redacted, and hidden or deleted users are removed.",
+     when="After profile updates or trait building (daily with the search group).",
+     impact="Search results are more accurate and respect privacy settings.",
+     batch_size=1000, pause_ms=5)
+def searchable_user(ctx):
+    conn = ctx.db
+    with ctx.transaction():
+        conn.execute(SEARCHABLE_USERS_SQL)
+    with_traits = table_exists(conn, "user_traits")
+    if not with_traits:
+        ctx.log("user_traits does not exist yet (build-user-traits has not run): traits left empty")
+    ids = [r[0] for r in conn.execute("SELECT id FROM users ORDER BY id")]
+    ctx.set_total(len(ids))
+    today, stamp = ctx.now.date(), ctx.now_str
+    marks = ", ".join("?" * len(_SNAPSHOT_COLS))
+    kept = removed = 0
+    for lo, hi, count in id_ranges(ids, ctx.batch_size):
+        rows = _snapshot_batch(conn, lo, hi, today, stamp, with_traits)
+        with ctx.transaction():
+            before = {r[0] for r in conn.execute(
+                "SELECT user_id FROM searchable_users WHERE user_id > ? AND user_id <= ?", (lo, hi))}
+            conn.execute("DELETE FROM searchable_users WHERE user_id > ? AND user_id <= ?", (lo, hi))
+            conn.executemany(f"INSERT INTO searchable_users ({', '.join(_SNAPSHOT_COLS)}) VALUES ({marks})", rows)
+        kept += len(rows)
+        removed += len(before - {r[0] for r in rows})
+        ctx.checkpoint(advance=count)
+    ctx.log(f"{kept} active users snapshotted, {removed} removed")
+    return {"users": kept, "removed": removed, "skipped_inactive": len(ids) - kept}
 
 
 # -- interest-relationships -----------------------------------------------------------------------

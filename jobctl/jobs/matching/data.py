@@ -21,8 +21,8 @@ from datetime import date
 
 import numpy as np
 
-from ..timeutil import age_on
-from .matching_math import AREAS, IMPORTANCE_WEIGHTS, TRAITS
+from ...timeutil import age_on
+from .formulas import AREAS, IMPORTANCE_WEIGHTS, TRAITS
 
 ACTIVE = "deleted_at IS NULL AND visibility != 'hidden'"
 NO_AGE = -10_000

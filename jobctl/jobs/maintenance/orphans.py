@@ -30,9 +30,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from ..errors import JobFailed
-from ..timeutil import fmt_ts
-from .maintenance_fs import FileId, MediaRoot, UnsafePath, path_key, split_media_path
+from ...errors import JobFailed
+from ...timeutil import fmt_ts
+from .fs import FileId, MediaRoot, UnsafePath, path_key, split_media_path
 
 _ATTACHED = """(EXISTS (SELECT 1 FROM post_media pm JOIN posts p ON p.id = pm.post_id
                         WHERE pm.media_id = media.id AND p.deleted_at IS NULL)

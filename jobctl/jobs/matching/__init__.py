@@ -6,10 +6,10 @@ transaction of two renames (:func:`swap_big`), so readers see the previous table
 one, never a missing or half-built one, and a re-run after a kill gives exactly what a clean
 run gives. Nothing is computed from half-read state: every input is read before the build.
 
-The maths lives beside this module: :mod:`.matching_math` (formulas), :mod:`.matching_engine`
-(match-scores as blocked matrix products with a running top-k), :mod:`.matching_compat` and
-:mod:`.matching_explain` (compatibility areas and sentences); reading the platform is
-:mod:`.matching_data`. Choices the contract leaves open are listed there and here:
+The maths lives beside this module: :mod:`.formulas` (formulas), :mod:`.engine`
+(match-scores as blocked matrix products with a running top-k), :mod:`.compat` and
+:mod:`.explain` (compatibility areas and sentences); reading the platform is
+:mod:`.data`. Choices the contract leaves open are listed there and here:
 
 * compatibility writes reports only for match_scores rows whose two users are still active and
   not blocked either way (a block hides them from each other in compatibility too);
@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..db import drop_table, swap_in, table_exists, transaction
-from ..errors import JobFailed, ParamError
-from ..registry import Param, job
-from . import matching_data as data
-from . import matching_math as mm
-from .matching_compat import Reports
-from .matching_engine import EngineInput, TopKEngine
+from ...db import drop_table, swap_in, table_exists, transaction
+from ...errors import JobFailed, ParamError
+from ...registry import Param, job
+from . import data as data
+from . import formulas as mm
+from .compat import Reports
+from .engine import EngineInput, TopKEngine
 
 TRAITS = mm.TRAITS
 AREAS = mm.AREAS

@@ -21,12 +21,12 @@ from datetime import timedelta
 
 import numpy as np
 
-from ..db import drop_table, swap_in, table_exists
-from ..registry import Param, job
-from ..timeutil import fmt_ts
-from . import feed_math as fm
-from . import feed_presort as fp
-from . import feed_text as ft
+from ...db import drop_table, swap_in, table_exists
+from ...registry import Param, job
+from ...timeutil import fmt_ts
+from . import formulas as fm
+from . import presort as fp
+from . import text as ft
 
 ACTIVE_AUTHOR = "a.deleted_at IS NULL AND a.visibility != 'hidden'"
 

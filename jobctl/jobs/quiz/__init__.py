@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Iterable
 
-from ..db import swap_in
-from ..registry import Param, job
+from ...db import swap_in
+from ...registry import Param, job
 
 TABLE = "quiz_answer_stats"
 SHADOW = f"{TABLE}__new"

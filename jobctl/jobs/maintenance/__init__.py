@@ -1,7 +1,7 @@
 """The maintenance group: jobs that keep the platform's data clean.
 
 - stats-reconcile: counter caches on users and posts set back to the truth;
-- media-orphan-cleanup: old unattached media rows and stray files deleted (see maintenance_orphans);
+- media-orphan-cleanup: old unattached media rows and stray files deleted (see .orphans);
 - feed-presort-cleanup: aged-out and deleted users' feed_presort rows deleted.
 
 All three work in short write transactions and are safe to kill at any instant: each batch is
@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from ..db import table_exists
-from ..registry import Param, job
-from ..timeutil import fmt_ts
-from . import maintenance_orphans
+from ...db import table_exists
+from ...registry import Param, job
+from ...timeutil import fmt_ts
+from . import orphans
 
 
 # -- stats-reconcile ----------------------------------------------------------------------------------
@@ -122,7 +122,7 @@ def _reconcile(ctx, counters: Counters, examples: list[dict], max_examples: int)
      batch_size=500, pause_ms=5)
 def media_orphan_cleanup(ctx):
     p = ctx.params
-    return maintenance_orphans.cleanup(ctx, p["grace_hours"], p["dry_run"], p["max_listed"])
+    return orphans.cleanup(ctx, p["grace_hours"], p["dry_run"], p["max_listed"])
 
 
 # -- feed-presort-cleanup -----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The profile search index: its FTS5 definition, column weights and text folding.
 
-Shared by the profile-search-index job (which builds it) and :mod:`jobctl.searching` (which
+Shared by the profile-search-index job (which builds it) and :mod:`jobctl.jobs.search.query` (which
 queries it), so that indexed text and query text are folded by the same function.
 
 Tokenizer choice: ``unicode61`` (Unicode-aware word splitting, so names and free text in any
@@ -15,7 +15,7 @@ have no decomposition (ł, ø, æ, œ, đ, þ); queries go through the same func
 bm25 costs about 1.5 µs per matching profile, so a single common word (a popular interest, 'and')
 matching 40,000 profiles would take 60 ms to rank. The heaviest single-word searches are therefore
 ranked once when the index is built and kept, top 1,000 each, in ``profile_search_top``, swapped
-in with the index; :mod:`jobctl.searching` reads those and falls back to FTS5 for anything else.
+in with the index; :mod:`jobctl.jobs.search.query` reads those and falls back to FTS5 for anything else.
 """
 
 from __future__ import annotations

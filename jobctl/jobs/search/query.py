@@ -1,6 +1,6 @@
 """The query side of profile search: what `jobctl search` calls.
 
-What a person types is always plain words (see :func:`jobctl.jobs.search_index.build_queries`):
+What a person types is always plain words (see :func:`jobctl.jobs.search.index.build_queries`):
 it is split on white space and every piece becomes a quoted FTS5 string, so `AND`, `NEAR(`, `*`,
 `:`, `^`, `-`, parentheses and quotes are only ever text, and the table's own tokenizer splits each
 piece exactly as it split the indexed text. All words must match; the last word also matches as a
@@ -20,10 +20,10 @@ from __future__ import annotations
 import difflib
 import sqlite3
 
-from .db import table_exists
-from .errors import DatabaseError, UsageError
-from .jobs import search_index as idx
-from .jobs.search_index import build_queries, query_words  # noqa: F401  (re-exported)
+from ...db import table_exists
+from ...errors import DatabaseError, UsageError
+from . import index as idx
+from .index import build_queries, query_words  # noqa: F401  (re-exported)
 
 _NO_INDEX = ("no search index yet: run `jobctl run profile-search-index` "
              "(or `jobctl enqueue --group search --wait`)")

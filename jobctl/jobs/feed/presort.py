@@ -21,9 +21,9 @@ import sqlite3
 
 import numpy as np
 
-from ..db import table_exists, transaction
-from . import feed_foryou as fy
-from . import feed_math as fm
+from ...db import table_exists, transaction
+from . import foryou as fy
+from . import formulas as fm
 
 SECTIONS = ("matches", "following", "trending", "for_you")
 
