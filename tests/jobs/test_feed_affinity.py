@@ -119,43 +119,6 @@ def test_without_post_features_only_creators(platform):
     assert weights(platform, u) == {("creator", str(c)): 1.0}
 
 
-def test_killed_run_leaves_the_old_table_and_rerun_converges(platform, world):
-    run(platform)
-    clean = weights(platform)
-    run(platform, per_type=1)
-    old = weights(platform)
-    assert old != clean
-    with pytest.raises(JobCancelled):
-        run(platform, batch_size=1, reporter=CancelAt(1))
-    assert weights(platform) == old
-    # the killed run's half-built shadow is left behind, and the next run starts it afresh
-    assert platform.rows("SELECT DISTINCT user_id FROM user_affinities__new") == [(world["u"],)]
-    run(platform, batch_size=1)
-    assert weights(platform) == clean
-    assert platform.rows("SELECT name FROM sqlite_master WHERE name LIKE 'user_affinities__%'") == []
-
-
-def test_a_complete_shadow_left_by_a_kill_in_the_swap_is_rebuilt(platform, world, monkeypatch):
-    run(platform)
-    clean = weights(platform)
-    run(platform, per_type=1)
-    old = weights(platform)
-
-    def killed(*args, **kwargs):
-        raise RuntimeError("killed inside the swap")
-
-    monkeypatch.setattr(feed, "swap_in", killed)
-    with pytest.raises(RuntimeError):
-        run(platform)
-    assert weights(platform) == old
-    assert platform.rows("SELECT count(*) FROM user_affinities__new") == [(len(clean),)]
-    monkeypatch.undo()
-    run(platform)
-    assert weights(platform) == clean
-    assert platform.rows("SELECT name FROM sqlite_master WHERE name LIKE 'user_affinities__%'") == []
-    assert platform.rows("PRAGMA secure_delete") == [(1,)]           # the connection's setting is restored
-
-
 @settings(max_examples=100, deadline=None)
 @given(st.floats(0, 1e7), st.floats(0, 1e7), st.floats(0.1, 100))
 def test_decay_properties(a, b, half_life):

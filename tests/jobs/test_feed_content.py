@@ -113,16 +113,3 @@ def test_no_posts(platform):
     assert result["posts_analysed"] == 0 and result["up_to_date"] is True
     assert platform.rows("SELECT count(*) FROM post_features") == [(0,)]
 
-
-def test_killed_run_leaves_whole_rows_and_rerun_converges(platform, tmp_path):
-    from builders import Platform
-    small(platform)
-    with pytest.raises(JobCancelled):
-        run(platform, batch_size=1, reporter=CancelAt(2))
-    assert len(features(platform)) == 2                    # two posts done, each row complete
-    run(platform, batch_size=1)
-    other = Platform(tmp_path, name="clean.db")
-    small(other)
-    run(other)
-    assert features(platform) == features(other)
-    other.conn.close()

@@ -180,23 +180,6 @@ def test_missing_upstream_tables_are_empty(platform):
     assert items(platform, a, "following") == [post]
 
 
-def test_killed_run_leaves_each_user_old_or_new_and_rerun_converges(platform, world, tmp_path):
-    from builders import Platform
-    run(platform, now=YESTERDAY)
-    with pytest.raises(JobCancelled):
-        run(platform, batch_size=1, reporter=CancelAt(2))
-    stamps = dict(platform.rows("SELECT user_id, group_concat(DISTINCT generated_at) FROM feed_presort GROUP BY user_id"))
-    assert stamps[1] == NOW and stamps[2] == NOW               # the two batches that committed
-    assert all(stamps[u] == YESTERDAY for u in stamps if u not in (1, 2))
-    run(platform, batch_size=1)
-    clean = Platform(tmp_path, name="clean.db")
-    build_world(clean)
-    run(clean)
-    dump = "SELECT * FROM feed_presort ORDER BY user_id, section, position"
-    assert platform.rows(dump) == clean.rows(dump)
-    clean.conn.close()
-
-
 def test_temp_tables_are_dropped(platform, world):
     run(platform)
     assert platform.rows("SELECT name FROM temp.sqlite_master WHERE type = 'table'") == []

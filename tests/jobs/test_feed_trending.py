@@ -97,24 +97,6 @@ def test_rerun_replaces_the_table(platform, world):
     assert [r[0] for r in table(platform)] == [world["a"], world["edge"]]
 
 
-def test_killed_swap_leaves_the_old_table_and_rerun_converges(platform, world, monkeypatch):
-    run(platform, window_hours=10)
-    old = table(platform)
-
-    def boom(*a, **k):
-        raise RuntimeError("killed")
-
-    monkeypatch.setattr(feed, "swap_in", boom)
-    with pytest.raises(RuntimeError):
-        run(platform)
-    assert table(platform) == old
-    monkeypatch.undo()
-    run(platform)
-    rows = table(platform)
-    assert [r[0] for r in rows] == [world["b"], world["a"], world["edge"]]
-    assert platform.rows("SELECT name FROM sqlite_master WHERE name LIKE 'trending_posts__%'") == []
-
-
 def test_empty_platform(platform):
     assert run(platform)["posts_ranked"] == 0
     assert table(platform) == []

@@ -92,14 +92,3 @@ def test_fresh_rows_written_after_the_scan_survive(platform, monkeypatch):
     run(platform)
     assert platform.rows("SELECT COUNT(*) FROM feed_presort WHERE user_id = ?", ids["aged"]) == [(4,)]
 
-
-def test_killed_midway_then_rerun_converges(tmp_path):
-    clean, killed = Platform(tmp_path, "clean.db"), Platform(tmp_path, "killed.db")
-    build(clean)
-    build(killed)
-    run(clean)
-    with pytest.raises(JobCancelled):
-        run(killed, batch_size=4, reporter=CancelAt(1))
-    assert len(killed.rows(ALL)) == 21 - 4           # exactly the first batch (the aged user) went
-    run(killed, batch_size=4)
-    assert killed.rows(ALL) == clean.rows(ALL)

@@ -242,37 +242,6 @@ def _state(p):
     return rows, files
 
 
-def test_killed_between_row_delete_and_unlink_converges(tmp_path, monkeypatch):
-    clean, killed = two_platforms(tmp_path)
-    build(clean, tmp_path / "a" / "outside")
-    build(killed, tmp_path / "b" / "outside")
-    run(clean)
-
-    def die(dir_fd, name):
-        raise SystemExit("kill -9")      # the process dies right after the rows' commit
-
-    monkeypatch.setattr(maintenance_fs, "unlink_at", die)
-    with pytest.raises(SystemExit):
-        run(killed, batch_size=2)
-    assert (killed.media_root / "avatars" / "bob.jpg").exists()       # its row is gone, the file is left
-    assert "avatars/bob.jpg" not in _state(killed)[0]
-    monkeypatch.undo()
-    run(killed)
-    assert _state(killed) == _state(clean)
-
-
-def test_cancelled_midway_then_rerun_converges(tmp_path):
-    clean, killed = two_platforms(tmp_path)
-    build(clean, tmp_path / "a" / "outside")
-    build(killed, tmp_path / "b" / "outside")
-    run(clean)
-    with pytest.raises(JobCancelled):
-        run(killed, batch_size=1, reporter=CancelAt(2))
-    assert len(killed.rows("SELECT id FROM media")) < len(clean.rows("SELECT id FROM media")) + 4
-    run(killed, batch_size=1)
-    assert _state(killed) == _state(clean)
-
-
 def test_the_platform_database_inside_the_media_root_survives(platform, tmp_path):
     db = platform.path
     touch(tmp_path / "old.txt", b"stray at the root")

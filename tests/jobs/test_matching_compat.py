@@ -178,23 +178,3 @@ def test_area_scores_match_the_reference_on_a_random_platform(platform):
             _, dv, _ = world.sums(v, u, area)
             assert ((u, v, area) in rep) == (n > 0 and du > 0 and dv > 0)
 
-
-def test_cancelled_run_keeps_old_reports_and_rerun_converges(platform):
-    random_platform(platform, random.Random(11), 30, n_questions=8, n_interests=5, ages=(20, 24))
-    run_all(platform, batch_size=3)
-    old = platform.rows("SELECT * FROM compatibility_reports ORDER BY 1, 2, 3")
-    assert old
-    platform.conn.execute("DELETE FROM user_interests WHERE user_id % 2 = 0")
-    ctx = make_context(platform.conn, matching.compatibility.spec, {"now": NOW, "batch_size": 3},
-                       reporter=CancelAt(2))
-    with pytest.raises(JobCancelled):
-        matching.compatibility(ctx)
-    assert platform.rows("SELECT * FROM compatibility_reports ORDER BY 1, 2, 3") == old
-    run(platform, matching.compatibility, batch_size=3)
-    new = platform.rows("SELECT * FROM compatibility_reports ORDER BY 1, 2, 3")
-    assert new != old
-    platform.conn.execute("DROP TABLE compatibility_reports")
-    run(platform, matching.compatibility, batch_size=100)
-    assert platform.rows("SELECT * FROM compatibility_reports ORDER BY 1, 2, 3") == new
-    leftovers = platform.rows("SELECT name FROM sqlite_master WHERE name LIKE 'compatibility_reports\\_\\_%' ESCAPE '\\'")
-    assert leftovers == []

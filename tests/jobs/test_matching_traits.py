@@ -84,27 +84,3 @@ def test_pomp_maths_on_arrays():
     assert np.isnan(scores[1, 4]) and np.isnan(scores[0, 1])
     assert answered.tolist() == [3, 1]
 
-
-def test_cancelled_run_keeps_previous_table_and_rerun_converges(platform):
-    qs = [platform.question("likert", trait=t) for t in TRAITS]
-    users = [platform.user() for _ in range(7)]
-    for i, u in enumerate(users):
-        for q, opts in qs:
-            platform.answer(u, q, opts[i % 5])
-    run_traits(platform, batch_size=2)
-    before = platform.rows("SELECT * FROM user_traits ORDER BY user_id")
-    # the platform changes, then a run is cancelled after its second batch
-    platform.conn.execute("UPDATE quiz_answers SET option_id = ? WHERE user_id = ? AND question_id = ?",
-                          (qs[0][1][4], users[0], qs[0][0]))
-    ctx = make_context(platform.conn, matching.build_user_traits.spec, {"now": NOW, "batch_size": 2},
-                       reporter=CancelAfter(2))
-    with pytest.raises(JobCancelled):
-        matching.build_user_traits(ctx)
-    assert platform.rows("SELECT * FROM user_traits ORDER BY user_id") == before
-    run_traits(platform, batch_size=2)
-    after = platform.rows("SELECT * FROM user_traits ORDER BY user_id")
-    assert after != before and after[0][1] == 100.0
-    platform.conn.execute("DROP TABLE user_traits")
-    run_traits(platform, batch_size=5)
-    assert platform.rows("SELECT * FROM user_traits ORDER BY user_id") == after
-    assert not platform.rows("SELECT name FROM sqlite_master WHERE name LIKE 'user_traits__%'")

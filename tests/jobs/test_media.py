@@ -403,24 +403,6 @@ def clean_rows(tmp_path, mp4) -> list[tuple]:
     return rows
 
 
-@pytest.mark.parametrize("full", [False, True])
-def test_batch_cancelled_midway_then_rerun_converges(platform, mp4, tmp_path, full):
-    (tmp_path / "clean").mkdir()
-    ids = sorted(mixed_platform(platform, mp4).values())
-    reporter = CancelAt(2)
-    with pytest.raises(JobCancelled):
-        run_batch(platform, batch_size=3, reporter=reporter, full=full)
-    rows = all_rows(platform)
-    assert [r[5] for r in rows] == [NOW] * 6 + [None] * 5  # two batches of three committed, no more
-    assert reporter.cursor == ids[5]
-    # A retry resumes from the cursor; a fresh run starts over; both end where a clean run ends.
-    clean = clean_rows(tmp_path, mp4)
-    run_batch(platform, batch_size=3, cursor=reporter.cursor, full=full)
-    assert all_rows(platform) == clean
-    run_batch(platform, batch_size=3, full=True)
-    assert all_rows(platform) == clean
-
-
 def test_batch_crash_inside_a_write_rolls_the_whole_batch_back(platform, mp4, monkeypatch):
     mixed_platform(platform, mp4)
     real_write, calls = media.write_outcomes, []

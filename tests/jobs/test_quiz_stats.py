@@ -120,24 +120,6 @@ def test_sql_age_band_agrees_with_age_on(born, on):
     assert got == quiz.age_band(age_on(born.isoformat(), on))
 
 
-def test_killed_midway_keeps_the_old_table_then_rerun_converges(tmp_path):
-    clean, killed = Platform(tmp_path, "clean.db"), Platform(tmp_path, "killed.db")
-    for p in (clean, killed):
-        q, opts = build(p)
-    run(killed, min_cell=1)
-    old = killed.rows(ROWS)
-    for p in (clean, killed):                       # new answers arrive
-        u = p.user(gender="man", birthdate="1970-03-03", country="SE")
-        p.answer(u, q, opts[2])
-    run(clean, min_cell=1)
-    with pytest.raises(JobCancelled):
-        run(killed, min_cell=1, batch_size=5, reporter=CancelAt(2))
-    assert killed.rows(ROWS) == old                 # readers still see the complete old statistics
-    run(killed, min_cell=1, batch_size=5)
-    assert killed.rows(ROWS) == clean.rows(ROWS) != old
-    assert killed.rows("SELECT name FROM sqlite_master WHERE name LIKE '%__new'") == []
-
-
 GENDERS = ["woman", "man", "nonbinary"]
 COUNTRIES = ["DE", "FR", None, ""]
 

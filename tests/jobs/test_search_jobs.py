@@ -94,26 +94,6 @@ def test_searchable_user_follows_changes_and_is_idempotent(platform):
     assert snap[ids[0]][7] == "new"
 
 
-def test_searchable_user_kill_midway_then_rerun_converges(platform):
-    p = platform
-    ids = [p.user(bio=f"old {i}") for i in range(10)]
-    run(p, search.searchable_user, batch_size=3)
-    old = _snapshot(p)
-    p.conn.execute("UPDATE users SET bio = 'new ' || id")
-    p.conn.execute("UPDATE users SET visibility='hidden' WHERE id IN (?, ?)", (ids[0], ids[9]))
-    with pytest.raises(JobCancelled):
-        run(p, search.searchable_user, reporter=CancelAt(2), batch_size=3)
-    mid = _snapshot(p)
-    # ranges of 3 ids: the first two committed, the rest untouched
-    assert ids[0] not in mid and all(mid[i][7] == f"new {i}" for i in ids[1:6])
-    assert all(mid[i] == old[i] for i in ids[6:])
-    run(p, search.searchable_user, batch_size=4)
-    rerun = _snapshot(p)
-    p.conn.execute("DROP TABLE searchable_users")
-    run(p, search.searchable_user)
-    assert rerun == _snapshot(p) and ids[9] not in rerun
-
-
 def test_searchable_user_never_alters_platform_tables(platform):
     before = platform.rows("SELECT name, sql FROM sqlite_master ORDER BY name")
     platform.user()
@@ -148,31 +128,6 @@ def test_profile_search_index_needs_searchable_users(platform):
         run(platform, search.profile_search_index)
 
 
-def test_profile_search_index_kill_midway_keeps_old_index_then_rebuilds(platform):
-    p = platform
-    filler(p, 12)
-    anna = p.user(display_name="Anna")
-    build_search(p)
-    old = searching.search_profiles(p.conn, "filler", limit=50)
-    p.conn.execute("UPDATE users SET display_name = 'Renamed' WHERE id = ?", (anna,))
-    newbie = p.user(display_name="Newbie")
-    run(p, search.searchable_user)
-    with pytest.raises(JobCancelled):
-        run(p, search.profile_search_index, reporter=CancelAt(3), batch_size=4)
-    # the live index is the old one, complete; the half-built shadow is left aside
-    assert searching.search_profiles(p.conn, "filler", limit=50) == old
-    assert [r["user_id"] for r in searching.search_profiles(p.conn, "anna")] == [anna]
-    assert searching.search_profiles(p.conn, "newbie") == []
-    assert p.rows("SELECT count(*) FROM profile_search__new")[0][0] == 12   # 3 batches of 4
-    run(p, search.profile_search_index, batch_size=5)
-    rebuilt = p.rows("SELECT rowid, * FROM profile_search ORDER BY rowid")
-    assert [r["user_id"] for r in searching.search_profiles(p.conn, "newbie")] == [newbie]
-    assert searching.search_profiles(p.conn, "anna") == []
-    p.conn.execute("DROP TABLE profile_search")
-    run(p, search.profile_search_index)
-    assert p.rows("SELECT rowid, * FROM profile_search ORDER BY rowid") == rebuilt
-
-
 def test_user_interest_sets_known_answer(platform):
     p = platform
     a, b, c = p.user(), p.user(), p.user()
@@ -189,24 +144,6 @@ def test_user_interest_sets_known_answer(platform):
                                                          (chess, "chess", 0)]
     pk = [r[1] for r in p.rows("PRAGMA table_info(interest_members)") if r[5]]
     assert pk == ["interest_id", "user_id"]
-
-
-def test_user_interest_sets_kill_midway_keeps_both_old_tables(platform):
-    p = platform
-    users = [p.user() for _ in range(9)]
-    hiking = p.interest("hiking")
-    for u in users[:4]:
-        p.likes_interest(u, hiking)
-    run(p, search.user_interest_sets)
-    old = (table(p, "interest_members", "user_id"), table(p, "interest_stats", "interest_id"))
-    for u in users[4:]:
-        p.likes_interest(u, hiking)
-    with pytest.raises(JobCancelled):
-        run(p, search.user_interest_sets, reporter=CancelAt(2), batch_size=2)
-    assert (table(p, "interest_members", "user_id"), table(p, "interest_stats", "interest_id")) == old
-    run(p, search.user_interest_sets, batch_size=2)
-    assert table(p, "interest_stats", "interest_id") == [(hiking, "hiking", 9)]
-    assert len(table(p, "interest_members", "user_id")) == 9
 
 
 def test_id_ranges_cover_everything():

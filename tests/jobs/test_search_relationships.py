@@ -82,16 +82,6 @@ def test_needs_interest_members(platform):
         run(platform, search.interest_relationships)
 
 
-def test_kill_midway_keeps_old_table(platform, interests):
-    run(platform, search.interest_relationships, min_count=2)
-    old = rels(platform)
-    with pytest.raises(JobCancelled):
-        run(platform, search.interest_relationships, reporter=CancelAt(3), min_count=1, batch_size=2)
-    assert rels(platform) == old
-    run(platform, search.interest_relationships, min_count=1, batch_size=3)
-    assert len(rels(platform)) == 8
-
-
 def test_cooccurrence_on_hand_made_arrays():
     users = np.array([1, 1, 2, 2, 2, 3, 3])
     items = np.array([10, 20, 10, 20, 30, 30, 30])        # (3, 30) twice: counted once

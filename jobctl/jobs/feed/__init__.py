@@ -1,12 +1,11 @@
-"""The feed group: content-features, trending, affinity, feed-presort (JOBS.md, section feed).
+"""The feed group: content-features, trending, affinity, feed-presort.
 
-Each job reads the platform with set-based SQL, computes with numpy (``feed_math``, ``feed_text``)
+Each job reads the platform with set-based SQL, computes with numpy (:mod:`.formulas`, :mod:`.text`)
 and writes its derived table in short transactions:
 
 * ``post_features`` is updated per post (insert-or-replace a batch of posts per transaction);
-* ``trending_posts`` and ``user_affinities`` are rebuilt wholesale into a ``__new`` shadow table and
-  swapped in (``jobctl.db.swap_in``), so a killed run leaves the previous table untouched; big
-  tables are dropped with ``secure_delete = FAST`` so that the swap holds the write lock briefly;
+* ``trending_posts`` and ``user_affinities`` are rebuilt wholesale aside and swapped in
+  (:meth:`~jobctl.context.JobContext.rebuild`), so a killed run leaves the previous table untouched;
 * ``feed_presort`` replaces all sections of a batch of users in one transaction, so every user has
   either the previous feed or the new one.
 
@@ -21,7 +20,7 @@ from datetime import timedelta
 
 import numpy as np
 
-from ...db import drop_table, swap_in, table_exists
+from ...db import table_exists
 from ...registry import Param, job
 from ...timeutil import fmt_ts
 from . import formulas as fm
@@ -123,8 +122,7 @@ def _dump(items: list[str]) -> str:
 
 # == trending =========================================================================================
 
-TRENDING_SHADOW = "trending_posts__new"
-TRENDING_DDL = f"""CREATE TABLE {TRENDING_SHADOW} (
+TRENDING_DDL = """CREATE TABLE "{name}" (
     post_id     INTEGER PRIMARY KEY,
     score       REAL NOT NULL,
     rank        INTEGER NOT NULL,
@@ -168,22 +166,17 @@ def trending(ctx):
     out = [(int(arr[i, 0]), float(scores[i]), rank, ctx.now_str, int(e[i]), float(age_hours[i]))
            for rank, i in enumerate(top, start=1)]
     ctx.set_total(len(out))
-    with ctx.transaction():
-        db.execute(f"DROP TABLE IF EXISTS {TRENDING_SHADOW}")
-        db.execute(TRENDING_DDL)
-    for chunk in _chunks(out, ctx.batch_size):
-        with ctx.transaction():
-            db.executemany(f"INSERT INTO {TRENDING_SHADOW} VALUES (?, ?, ?, ?, ?, ?)", chunk)
-        ctx.checkpoint(advance=len(chunk))
-    swap_in(db, TRENDING_SHADOW, "trending_posts")
+    with ctx.rebuild("trending_posts", TRENDING_DDL) as new:
+        for chunk in _chunks(out, ctx.batch_size):
+            new.insert(chunk)
+            ctx.checkpoint(advance=len(chunk))
     return {"posts_considered": len(rows), "posts_ranked": len(out),
             "top_post_id": out[0][0] if out else None}
 
 
 # == affinity ===========================================================================================
 
-AFFINITY_SHADOW = "user_affinities__new"
-AFFINITY_DDL = f"""CREATE TABLE {AFFINITY_SHADOW} (
+AFFINITY_DDL = """CREATE TABLE "{name}" (
     user_id     INTEGER NOT NULL,
     target_type TEXT NOT NULL,      -- 'creator' | 'topic' | 'hashtag'
     target      TEXT NOT NULL,      -- creator: the author's user id as text
@@ -263,21 +256,18 @@ def affinity(ctx):
     users = np.unique(np.concatenate([t[0] for t in tables.values()]))
     ctx.set_total(len(users))
 
-    drop_table(db, AFFINITY_SHADOW)    # a killed run's leftover
-    with ctx.transaction():
-        db.execute(AFFINITY_DDL)
     counts = {kind: 0 for kind in tables}
-    for batch in _chunks(users, ctx.batch_size):
-        lo, hi = batch[0], batch[-1]
-        rows = []
-        for kind in ("creator", "hashtag", "topic"):       # primary-key order
-            u, t, w = tables[kind]
-            a, b = np.searchsorted(u, lo, "left"), np.searchsorted(u, hi, "right")
-            rows.extend(zip(u[a:b].tolist(), [kind] * (b - a), as_text[kind](t[a:b].tolist()), w[a:b].tolist()))
-            counts[kind] += int(b - a)
-        ctx.insert_many(f"INSERT INTO {AFFINITY_SHADOW} VALUES (?, ?, ?, ?)", rows)
-        ctx.checkpoint(advance=len(batch), cursor=int(hi))
-    swap_in(db, AFFINITY_SHADOW, "user_affinities")
+    with ctx.rebuild("user_affinities", AFFINITY_DDL) as new:
+        for batch in _chunks(users, ctx.batch_size):
+            lo, hi = batch[0], batch[-1]
+            rows = []
+            for kind in ("creator", "hashtag", "topic"):       # primary-key order
+                u, t, w = tables[kind]
+                a, b = np.searchsorted(u, lo, "left"), np.searchsorted(u, hi, "right")
+                rows.extend(zip(u[a:b].tolist(), [kind] * (b - a), as_text[kind](t[a:b].tolist()), w[a:b].tolist()))
+                counts[kind] += int(b - a)
+            new.insert(rows)
+            ctx.checkpoint(advance=len(batch), cursor=int(hi))
     return {"users": int(len(users)), "engagements": int(len(ev_user)), "follows": int(len(fo)),
             "rows": sum(counts.values()), "rows_by_type": counts}
 

@@ -1,10 +1,9 @@
-"""The matching group: build-user-traits, match-scores and compatibility (JOBS.md, section matching).
+"""The matching group: build-user-traits, match-scores and compatibility.
 
-All three tables are rebuilt wholesale: each run builds ``<table>__new`` aside in batches of
-short transactions (a leftover from a killed run is dropped first) and swaps it in with one
-transaction of two renames (:func:`swap_big`), so readers see the previous table or the new
-one, never a missing or half-built one, and a re-run after a kill gives exactly what a clean
-run gives. Nothing is computed from half-read state: every input is read before the build.
+All three tables are rebuilt wholesale through :meth:`~jobctl.context.JobContext.rebuild`: built
+aside in batches of short transactions and swapped in at once, so readers see the previous table
+or the new one, never a missing or half-built one, and a re-run after a kill gives exactly what a
+clean run gives. Nothing is computed from half-read state: every input is read before the build.
 
 The maths lives beside this module: :mod:`.formulas` (formulas), :mod:`.engine`
 (match-scores as blocked matrix products with a running top-k), :mod:`.compat` and
@@ -21,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...db import drop_table, swap_in, table_exists, transaction
+from ...db import table_exists
 from ...errors import JobFailed, ParamError
 from ...registry import Param, job
 from . import data as data
@@ -36,7 +35,7 @@ TRAITS_TABLE = "user_traits"
 SCORES_TABLE = "match_scores"
 REPORTS_TABLE = "compatibility_reports"
 
-TRAITS_DDL = """CREATE TABLE IF NOT EXISTS "{name}" (
+TRAITS_DDL = """CREATE TABLE "{name}" (
     user_id           INTEGER PRIMARY KEY,
     openness          REAL,
     conscientiousness REAL,
@@ -47,7 +46,7 @@ TRAITS_DDL = """CREATE TABLE IF NOT EXISTS "{name}" (
     computed_at       TEXT NOT NULL
 )"""
 
-SCORES_DDL = """CREATE TABLE IF NOT EXISTS "{name}" (
+SCORES_DDL = """CREATE TABLE "{name}" (
     user_id      INTEGER NOT NULL,
     candidate_id INTEGER NOT NULL,
     score        REAL NOT NULL,
@@ -56,7 +55,7 @@ SCORES_DDL = """CREATE TABLE IF NOT EXISTS "{name}" (
     PRIMARY KEY (user_id, candidate_id)
 ) WITHOUT ROWID"""
 
-REPORTS_DDL = """CREATE TABLE IF NOT EXISTS "{name}" (
+REPORTS_DDL = """CREATE TABLE "{name}" (
     user_id      INTEGER NOT NULL,
     candidate_id INTEGER NOT NULL,
     area         TEXT NOT NULL,
@@ -66,32 +65,13 @@ REPORTS_DDL = """CREATE TABLE IF NOT EXISTS "{name}" (
 ) WITHOUT ROWID"""
 
 
-def _fresh_shadow(conn, ddl: str, live: str) -> str:
-    """Create an empty ``<live>__new`` (dropping a leftover of a killed run first)."""
-    shadow = f"{live}__new"
-    _drop(conn, shadow)
-    with transaction(conn):
-        conn.execute(ddl.format(name=shadow))
-    return shadow
-
-
-def swap_big(ctx, shadow: str, live: str) -> None:
-    """Swap a large rebuilt table in: renames in one transaction, the old table dropped after it."""
-    swap_in(ctx.db, shadow, live)
-
-
-def _drop(conn, table: str) -> None:
-    drop_table(conn, table)
-
-
-def _write_batches(ctx, shadow: str, columns: str, batches) -> int:
-    """Insert each batch of rows into ``shadow`` in its own short transaction, checkpointing after each."""
-    marks = ", ".join("?" for _ in columns.split(","))
-    sql = f'INSERT INTO "{shadow}" ({columns}) VALUES ({marks})'
+def _write_batches(new, ctx, columns: str, batches) -> int:
+    """Insert each batch of rows into the rebuilt table, checkpointing after each."""
+    cols = [c.strip() for c in columns.split(",")]
     written = 0
     for rows in batches:
         if rows:
-            written += ctx.insert_many(sql, rows)
+            written += new.insert(rows, cols)
         ctx.checkpoint(advance=1)
     return written
 
@@ -136,7 +116,6 @@ def build_user_traits(ctx):
     scores = mm.pomp_from_sums(sums, counts, items_per_trait)
     has = np.flatnonzero(answered > 0)
     ctx.set_total(max(1, -(-len(has) // ctx.batch_size)) if len(has) else 1)
-    shadow = _fresh_shadow(conn, TRAITS_DDL, TRAITS_TABLE)
     now = ctx.now_str
 
     def batches():
@@ -148,9 +127,9 @@ def build_user_traits(ctx):
             yield [(int(ids[i]), *[None if np.isnan(x) else float(x) for x in row], int(answered[i]), now)
                    for i, row in zip(chunk.tolist(), vals)]
 
-    rows = _write_batches(ctx, shadow, "user_id, openness, conscientiousness, extraversion, agreeableness, "
-                                       "neuroticism, answered_items, computed_at", batches())
-    swap_big(ctx, shadow, TRAITS_TABLE)
+    with ctx.rebuild(TRAITS_TABLE, TRAITS_DDL) as new:
+        rows = _write_batches(new, ctx, "user_id, openness, conscientiousness, extraversion, agreeableness, "
+                                        "neuroticism, answered_items, computed_at", batches())
     complete = int((~np.isnan(scores[has])).all(axis=1).sum()) if len(has) else 0
     ctx.log(f"{rows} users profiled, {complete} with all five traits")
     return {"users": rows, "complete_profiles": complete, "active_users": int(len(ids))}
@@ -214,7 +193,6 @@ def match_scores(ctx):
     st = engine.stats
     ctx.log(f"scored {st.pairs} pairs in {st.compute_s:.1f}s; {st.candidates} re-scored exactly")
 
-    shadow = _fresh_shadow(conn, SCORES_DDL, SCORES_TABLE)
     now = ctx.now_str
     ids = users.ids
 
@@ -222,8 +200,8 @@ def match_scores(ctx):
         for start in range(0, max(users.n, 1), ctx.batch_size):
             yield score_rows(keys[start:start + ctx.batch_size], ids[start:start + ctx.batch_size], ids, now)
 
-    rows = _write_batches(ctx, shadow, "user_id, candidate_id, score, rank, computed_at", batches())
-    swap_big(ctx, shadow, SCORES_TABLE)
+    with ctx.rebuild(SCORES_TABLE, SCORES_DDL) as new:
+        rows = _write_batches(new, ctx, "user_id, candidate_id, score, rank, computed_at", batches())
     with_matches = int((keys >= 0).any(axis=1).sum()) if keys.size else 0
     return {"users": int(users.n), "users_with_matches": with_matches, "rows": rows,
             "pairs_scored": int(st.pairs), "block_pairs": int(st.tiles), "block_pairs_skipped": int(st.tiles_skipped),
@@ -272,7 +250,6 @@ def compatibility(ctx):
                       dtype=np.int64)
     batches_of_owners = [owners[i:i + ctx.batch_size] for i in range(0, len(owners), ctx.batch_size)]
     ctx.set_total(max(1, len(batches_of_owners)))
-    shadow = _fresh_shadow(conn, REPORTS_DDL, REPORTS_TABLE)
     reporter = Reports(users, quiz, interests, traits, blocks)
 
     def batches():
@@ -283,6 +260,6 @@ def compatibility(ctx):
                                 "ORDER BY user_id, candidate_id", (int(chunk[0]), int(chunk[-1]))).fetchall()
             yield reporter.rows(np.array(rows, dtype=np.int64).reshape(-1, 2))
 
-    written = _write_batches(ctx, shadow, "user_id, candidate_id, area, score, details", batches())
-    swap_big(ctx, shadow, REPORTS_TABLE)
+    with ctx.rebuild(REPORTS_TABLE, REPORTS_DDL) as new:
+        written = _write_batches(new, ctx, "user_id, candidate_id, area, score, details", batches())
     return {"reports": written, "matches": reporter.pairs_seen, "matches_skipped": reporter.skipped}

@@ -16,16 +16,15 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Iterable
 
-from ...db import swap_in
+from ...db import transaction
 from ...registry import Param, job
 
 TABLE = "quiz_answer_stats"
-SHADOW = f"{TABLE}__new"
 DIMENSIONS = ("all", "age_band", "gender", "country")
 AGE_BANDS = (("18-24", 18, 24), ("25-34", 25, 34), ("35-44", 35, 44),
              ("45-54", 45, 54), ("55-64", 55, 64), ("65+", 65, None))
 
-_DDL = """CREATE TABLE IF NOT EXISTS "{name}" (
+_DDL = """CREATE TABLE "{name}" (
     question_id INTEGER NOT NULL,
     option_id   INTEGER NOT NULL,
     dimension   TEXT NOT NULL,
@@ -100,23 +99,18 @@ def aggregate(cells: Iterable[tuple[int, int, tuple[str | None, ...], int]],
      batch_size=5000, pause_ms=5)
 def quiz_answer_stats(ctx):
     conn = ctx.db
-    with ctx.transaction():
-        conn.execute(f'DROP TABLE IF EXISTS "{SHADOW}"')  # left behind by a killed run
-        conn.execute(_DDL.format(name=SHADOW))
     options: dict[int, list[int]] = defaultdict(list)
     for qid, oid in conn.execute("SELECT question_id, id FROM quiz_options ORDER BY question_id, position, id"):
         options[qid].append(oid)
     rows = aggregate(_grouped_answers(conn, ctx.now.date().isoformat()), options, ctx.params["min_cell"])
     ctx.check_cancel()
     ctx.set_total(len(rows))
-    insert = f'INSERT INTO "{SHADOW}" VALUES (?, ?, ?, ?, ?, ?, ?, ?)'
     stamp = ctx.now_str
-    for i in range(0, len(rows), ctx.batch_size):
-        chunk = rows[i:i + ctx.batch_size]
-        with ctx.transaction():
-            conn.executemany(insert, [(*r, stamp) for r in chunk])
-        ctx.checkpoint(advance=len(chunk))
-    swap_in(conn, SHADOW, TABLE)
+    with ctx.rebuild(TABLE, _DDL) as new:
+        for i in range(0, len(rows), ctx.batch_size):
+            chunk = rows[i:i + ctx.batch_size]
+            new.insert([(*r, stamp) for r in chunk])
+            ctx.checkpoint(advance=len(chunk))
     return {"rows": len(rows), "suppressed": sum(r[6] for r in rows),
             "questions": len({r[0] for r in rows}), "min_cell": ctx.params["min_cell"]}
 
@@ -131,7 +125,7 @@ def _grouped_answers(conn, on: str):
               f"COALESCE(NULLIF(TRIM(country), ''), 'unknown') AS country FROM users WHERE deleted_at IS NULL")
     _drop_temp(conn)
     try:
-        with _temp_writes(conn):
+        with transaction(conn, immediate=False):   # the connection's own temp schema: no platform lock
             conn.execute("CREATE TEMP TABLE qas_cells (cell INTEGER PRIMARY KEY, band TEXT, gender TEXT, "
                          "country TEXT, UNIQUE (band, gender, country))")
             conn.execute("CREATE TEMP TABLE qas_people (user_id INTEGER PRIMARY KEY, cell INTEGER NOT NULL)")
@@ -155,16 +149,3 @@ def _grouped_answers(conn, on: str):
 def _drop_temp(conn) -> None:
     conn.execute("DROP TABLE IF EXISTS temp.qas_people")
     conn.execute("DROP TABLE IF EXISTS temp.qas_cells")
-
-
-class _temp_writes:
-    """A deferred transaction for writes to the connection's own temp schema (no platform lock)."""
-
-    def __init__(self, conn):
-        self.conn = conn
-
-    def __enter__(self):
-        self.conn.execute("BEGIN")
-
-    def __exit__(self, exc_type, *exc):
-        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,5 +1,5 @@
 """The search group: privacy-safe profile snapshots, the full-text index, interest sets and
-related interests (JOBS.md, section search).
+related interests.
 
 How each job stays safe to kill at any instant:
 
@@ -8,9 +8,9 @@ How each job stays safe to kill at any instant:
   snapshot rows and inserts the range's active users. A killed run leaves every range either
   old or new, and the next run rewrites them all; rows of users who became hidden, were deleted
   or vanished are removed by the range that covers them.
-* profile-search-index, user-interest-sets and interest-relationships build ``<table>__new``
-  aside in batches (a leftover from a killed run is dropped first) and swap it in with one
-  transaction, so readers see the old table or the new one, never a missing or partial one.
+* profile-search-index, user-interest-sets and interest-relationships rebuild their tables aside
+  (:meth:`~jobctl.context.JobContext.rebuild`) and swap them in with one transaction, so readers
+  see the old tables or the new ones, never a missing or partial one.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from datetime import date
 
 import numpy as np
 
-from ...db import swap_in, table_exists
+from ...db import table_exists
 from ...errors import JobFailed
 from ...registry import Param, job
 from ...timeutil import age_on
@@ -111,18 +111,16 @@ def heavy_expressions(conn, table: str, min_matches: int) -> list[str]:
     return list(dict.fromkeys(q[0] for q in map(idx.build_queries, words) if q))
 
 
-def _precompute(ctx, min_matches: int) -> int:
-    """Rank the heaviest single-word searches on the new index once, into the shadow top table."""
+def _precompute(ctx, index: str, top, min_matches: int) -> int:
+    """Rank the heaviest single-word searches on the new ``index`` once, into the rebuilt ``top``."""
     conn = ctx.db
-    ranked = idx.ranked_sql(idx.SHADOW)
-    count = f'SELECT count(*) FROM "{idx.SHADOW}" WHERE "{idx.SHADOW}" MATCH ?'
-    exprs = heavy_expressions(conn, idx.SHADOW, min_matches)
+    ranked = idx.ranked_sql(index)
+    count = f'SELECT count(*) FROM "{index}" WHERE "{index}" MATCH ?'
+    exprs = heavy_expressions(conn, index, min_matches)
     for expr in exprs:
         hits = conn.execute(ranked, (expr, idx.TOP_KEEP)).fetchall()
         matches = conn.execute(count, (expr,)).fetchone()[0]
-        with ctx.transaction():
-            conn.executemany(f'INSERT INTO "{idx.TOP_SHADOW}" VALUES (?, ?, ?, ?, ?)',
-                             [(expr, pos, uid, score, matches) for pos, (uid, score) in enumerate(hits, 1)])
+        top.insert([(expr, pos, uid, score, matches) for pos, (uid, score) in enumerate(hits, 1)])
         ctx.checkpoint(advance=0)
     return len(exprs)
 
@@ -144,28 +142,19 @@ def profile_search_index(ctx):
     if not table_exists(conn, "searchable_users"):
         raise JobFailed("searchable_users does not exist yet: run searchable-user first")
     started = time.monotonic()
-    with ctx.transaction():
-        for name in (idx.SHADOW, idx.TOP_SHADOW):
-            conn.execute(f'DROP TABLE IF EXISTS "{name}"')
-        conn.execute(idx.create_sql(idx.SHADOW))
-        conn.execute(idx.configure_sql(idx.SHADOW))
-        conn.execute(idx.top_sql(idx.TOP_SHADOW))
     ctx.set_total(conn.execute("SELECT count(*) FROM searchable_users").fetchone()[0])
-    cols = ", ".join(("rowid",) + idx.COLUMNS)
-    marks = ", ".join("?" * (len(idx.COLUMNS) + 1))
-    indexed = 0
-    for rows in _fts_batches(conn, ctx.batch_size):
-        with ctx.transaction():
-            conn.executemany(f'INSERT INTO "{idx.SHADOW}" ({cols}) VALUES ({marks})', rows)
-        indexed += len(rows)
-        ctx.checkpoint(advance=len(rows))
-    built = time.monotonic()
-    steps = _merge_index(ctx, idx.SHADOW)
-    merged = time.monotonic()
-    heavy = _precompute(ctx, ctx.params["precompute_min"])
-    with ctx.transaction():                  # the index and its precomputed rankings change together
-        swap_in(conn, idx.SHADOW, idx.LIVE)
-        swap_in(conn, idx.TOP_SHADOW, idx.TOP)
+    # the index and its precomputed rankings change together
+    with ctx.rebuild_together({idx.LIVE: lambda name: [idx.create_sql(name), idx.configure_sql(name)],
+                               idx.TOP: idx.top_sql}) as new:
+        index, top = new[idx.LIVE], new[idx.TOP]
+        indexed = 0
+        for rows in _fts_batches(conn, ctx.batch_size):
+            indexed += index.insert(rows, ("rowid",) + idx.COLUMNS)
+            ctx.checkpoint(advance=len(rows))
+        built = time.monotonic()
+        steps = _merge_index(ctx, index.name)
+        merged = time.monotonic()
+        heavy = _precompute(ctx, index.name, top, ctx.params["precompute_min"])
     ctx.log(f"{indexed} profiles indexed in {built - started:.1f} s, merged in {steps} steps "
             f"({merged - built:.1f} s), {heavy} common searches ranked in advance "
             f"({time.monotonic() - merged:.1f} s); index swapped in")
@@ -174,12 +163,12 @@ def profile_search_index(ctx):
 
 # -- user-interest-sets ---------------------------------------------------------------------------
 
-MEMBERS_SQL = """CREATE TABLE IF NOT EXISTS "{name}" (
+MEMBERS_SQL = """CREATE TABLE "{name}" (
     interest_id INTEGER NOT NULL,
     user_id     INTEGER NOT NULL,
     PRIMARY KEY (interest_id, user_id)
 ) WITHOUT ROWID"""
-STATS_SQL = """CREATE TABLE IF NOT EXISTS "{name}" (
+STATS_SQL = """CREATE TABLE "{name}" (
     interest_id  INTEGER PRIMARY KEY,
     name         TEXT NOT NULL,
     member_count INTEGER NOT NULL
@@ -196,31 +185,24 @@ STATS_SQL = """CREATE TABLE IF NOT EXISTS "{name}" (
      batch_size=1000, pause_ms=5)
 def user_interest_sets(ctx):
     conn = ctx.db
-    members, stats = "interest_members__new", "interest_stats__new"
-    with ctx.transaction():
-        for name, sql in ((members, MEMBERS_SQL), (stats, STATS_SQL)):
-            conn.execute(f'DROP TABLE IF EXISTS "{name}"')
-            conn.execute(sql.format(name=name))
     ids = [r[0] for r in conn.execute(f"SELECT id FROM users WHERE {ACTIVE} ORDER BY id")]
     ctx.set_total(len(ids))
-    for lo, hi, count in id_ranges(ids, ctx.batch_size):
-        with ctx.transaction():
-            conn.execute(
-                f"""INSERT INTO "{members}" (interest_id, user_id)
-                    SELECT ui.interest_id, ui.user_id FROM user_interests AS ui
-                    JOIN interests AS i ON i.id = ui.interest_id
-                    JOIN users AS u ON u.id = ui.user_id
-                    WHERE ui.user_id > ? AND ui.user_id <= ?
-                      AND u.deleted_at IS NULL AND u.visibility != 'hidden'""",
+    # both tables change together
+    with ctx.rebuild_together({"interest_members": MEMBERS_SQL, "interest_stats": STATS_SQL}) as new:
+        members, stats = new["interest_members"], new["interest_stats"]
+        for lo, hi, count in id_ranges(ids, ctx.batch_size):
+            members.execute(
+                """INSERT INTO "{name}" (interest_id, user_id)
+                   SELECT ui.interest_id, ui.user_id FROM user_interests AS ui
+                   JOIN interests AS i ON i.id = ui.interest_id
+                   JOIN users AS u ON u.id = ui.user_id
+                   WHERE ui.user_id > ? AND ui.user_id <= ?
+                     AND u.deleted_at IS NULL AND u.visibility != 'hidden'""",
                 (lo, hi))
-        ctx.checkpoint(advance=count)
-    with ctx.transaction():
-        conn.execute(f"""INSERT INTO "{stats}" (interest_id, name, member_count)
-                         SELECT i.id, i.name, (SELECT count(*) FROM "{members}" AS m WHERE m.interest_id = i.id)
-                         FROM interests AS i""")
-    with ctx.transaction():                  # both tables change together
-        swap_in(conn, members, "interest_members")
-        swap_in(conn, stats, "interest_stats")
+            ctx.checkpoint(advance=count)
+        stats.execute(f"""INSERT INTO "{{name}}" (interest_id, name, member_count)
+                          SELECT i.id, i.name, (SELECT count(*) FROM "{members.name}" AS m WHERE m.interest_id = i.id)
+                          FROM interests AS i""")
     n_members, n_interests = conn.execute(
         "SELECT count(*), count(DISTINCT interest_id) FROM interest_members").fetchone()
     ctx.log(f"{n_members} memberships over {n_interests} interests")
@@ -309,7 +291,7 @@ def searchable_user(ctx):
 
 # -- interest-relationships -----------------------------------------------------------------------
 
-RELATIONSHIPS_SQL = """CREATE TABLE IF NOT EXISTS "{name}" (
+RELATIONSHIPS_SQL = """CREATE TABLE "{name}" (
     interest_id         INTEGER NOT NULL,
     related_interest_id INTEGER NOT NULL,
     co_count            INTEGER NOT NULL,
@@ -343,16 +325,11 @@ def interest_relationships(ctx):
     rel = relationships(interests, sizes, co, n_users, min_count=ctx.params["min_count"],
                         per_interest=ctx.params["per_interest"])
     ctx.set_total(len(rel))
-    shadow = "interest_relationships__new"
-    with ctx.transaction():
-        conn.execute(f'DROP TABLE IF EXISTS "{shadow}"')
-        conn.execute(RELATIONSHIPS_SQL.format(name=shadow))
     rows = rel.rows()
-    for start in range(0, len(rows), ctx.batch_size):
-        batch = rows[start:start + ctx.batch_size]
-        with ctx.transaction():
-            conn.executemany(f'INSERT INTO "{shadow}" VALUES (?, ?, ?, ?, ?, ?)', batch)
-        ctx.checkpoint(advance=len(batch))
-    swap_in(conn, shadow, "interest_relationships")
+    with ctx.rebuild("interest_relationships", RELATIONSHIPS_SQL) as new:
+        for start in range(0, len(rows), ctx.batch_size):
+            batch = rows[start:start + ctx.batch_size]
+            new.insert(batch)
+            ctx.checkpoint(advance=len(batch))
     ctx.log(f"{len(rows)} related pairs over {len(interests)} interests and {n_users} users")
     return {"pairs": len(rows), "interests": int(len(interests)), "users_with_interests": int(n_users)}

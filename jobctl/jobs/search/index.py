@@ -24,10 +24,8 @@ import re
 import unicodedata
 
 LIVE = "profile_search"
-SHADOW = "profile_search__new"
 #: Precomputed rankings of the heaviest single-word searches, built and swapped with the index.
 TOP = "profile_search_top"
-TOP_SHADOW = "profile_search_top__new"
 #: How many ranked profiles are kept per precomputed search (the CLI's largest --limit).
 TOP_KEEP = 1000
 
@@ -62,7 +60,7 @@ def configure_sql(table: str) -> str:
 
 
 def top_sql(table: str) -> str:
-    return (f'CREATE TABLE IF NOT EXISTS "{table}" (expr TEXT NOT NULL, pos INTEGER NOT NULL, '
+    return (f'CREATE TABLE "{table}" (expr TEXT NOT NULL, pos INTEGER NOT NULL, '
             f'user_id INTEGER NOT NULL, score REAL NOT NULL, matches INTEGER NOT NULL, '
             f'PRIMARY KEY (expr, pos)) WITHOUT ROWID')
 
