@@ -23,11 +23,12 @@ import numpy as np
 from ...db import table_exists
 from ...registry import Param, job
 from ...timeutil import fmt_ts
+from ..shared import ACTIVE_USER, active_user, contains, sorted_position
 from . import formulas as fm
 from . import presort as fp
 from . import text as ft
 
-ACTIVE_AUTHOR = "a.deleted_at IS NULL AND a.visibility != 'hidden'"
+ACTIVE_AUTHOR = active_user("a")
 
 
 def _ago(ctx, **delta) -> str:
@@ -55,7 +56,8 @@ POST_FEATURES_DDL = """CREATE TABLE IF NOT EXISTS post_features (
 )"""
 
 
-@job("content-features", group="feed", uses_now=True,
+@job("content-features", group="feed",
+     writes=["post_features"], uses_now=True,
      summary="Analyzes posts to understand their content",
      description="Reads posts to find their hashtags, the interests (topics) they talk about and their "
                  "five most distinctive words (TF-IDF keywords). By default only new and edited posts "
@@ -141,7 +143,8 @@ WHERE p.deleted_at IS NULL AND p.created_at >= :start AND p.created_at <= :now A
 """
 
 
-@job("trending", group="feed", depends_on=["content-features"], uses_now=True,
+@job("trending", group="feed",
+     writes=["trending_posts"], rebuilds=True, depends_on=["content-features"], uses_now=True,
      summary="Identifies popular content",
      description="Calculates which posts are getting the most engagement right now: likes, comments and "
                  "shares (weighted 1, 2 and 3) of posts from the last window_hours, divided by "
@@ -210,7 +213,8 @@ SELECT f.post_id, 'hashtag', j.value FROM post_features f, json_each(f.hashtags)
 """
 
 
-@job("affinity", group="feed", depends_on=["content-features"], uses_now=True,
+@job("affinity", group="feed",
+     writes=["user_affinities"], rebuilds=True, depends_on=["content-features"], uses_now=True,
      summary="Learns what each user likes",
      description="Tracks which creators, topics and hashtags each user engages with: every like, comment "
                  "and share (weights 1, 2, 3) of someone else's post in the last lookback_days counts for "
@@ -280,10 +284,9 @@ def _engagements(db, args: dict):
     ev = _int_rows(db.execute(EVENTS_SQL, args), 4)
     posts = _int_rows(db.execute("SELECT id, author_id FROM posts WHERE deleted_at IS NULL ORDER BY id"), 2)
     gone = _int_rows(db.execute("SELECT id FROM users WHERE deleted_at IS NOT NULL ORDER BY id"), 1)[:, 0]
-    found = fm.member(posts[:, 0], ev[:, 1])
-    pos = np.minimum(np.searchsorted(posts[:, 0], ev[:, 1]), max(len(posts) - 1, 0))
+    pos, found = sorted_position(posts[:, 0], ev[:, 1])
     author = posts[pos, 1] if len(posts) else ev[:, 1]
-    keep = found & (author != ev[:, 0]) & ~fm.member(gone, ev[:, 0])
+    keep = found & (author != ev[:, 0]) & ~contains(gone, ev[:, 0])
     ev, author = ev[keep], author[keep]
     return ev[:, 0], ev[:, 1], author, ev[:, 2].astype(np.float64), ev[:, 3]
 
@@ -333,7 +336,8 @@ def _top_targets(users, targets, text_order, weights, k: int):
 
 # == feed-presort ==========================================================================================
 
-@job("feed-presort", group="feed", depends_on=["match-scores", "trending", "affinity"], uses_now=True,
+@job("feed-presort", group="feed",
+     writes=["feed_presort"], depends_on=["match-scores", "trending", "affinity"], uses_now=True,
      summary="Pre-organizes each user's feed",
      description="Builds four ready-to-show sections for every user active in the last active_days: "
                  "'matches' (best match scores), 'following' (recent posts of people they follow, newest "
@@ -352,7 +356,7 @@ def feed_presort(ctx):
     with ctx.transaction():
         db.execute(fp.FEED_PRESORT_DDL)
     users = [r[0] for r in db.execute(
-        "SELECT id FROM users WHERE deleted_at IS NULL AND visibility != 'hidden' AND last_active_at >= ? "
+        f"SELECT id FROM users WHERE {ACTIVE_USER} AND last_active_at >= ? "
         "ORDER BY id", (_ago(ctx, days=p["active_days"]),))]
     ctx.set_total(len(users))
     builder = fp.PresortBuilder(db, now=ctx.now_str, recent_start=_ago(ctx, days=p["recent_days"]),

@@ -94,15 +94,6 @@ def round_sig(x, digits: int = 12) -> np.ndarray:
     return out
 
 
-def member(sorted_values, x) -> np.ndarray:
-    """Whether each of ``x`` is in the sorted array ``sorted_values``."""
-    sorted_values = np.asarray(sorted_values)
-    if sorted_values.size == 0:
-        return np.zeros(np.shape(x), dtype=bool)
-    pos = np.minimum(np.searchsorted(sorted_values, x), sorted_values.size - 1)
-    return sorted_values[pos] == x
-
-
 # -- ranking ---------------------------------------------------------------------------------------
 
 def top_k_per_group(groups, scores, tiebreak, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@ Nothing here scores every post for every user:
   posts and their features are loaded once per run into temporary tables, which the per-batch
   queries join.
 
-"Active" users and authors: ``deleted_at IS NULL AND visibility != 'hidden'``. A block in either
+"Active" users and authors: :func:`jobctl.jobs.shared.active_user`. A block in either
 direction hides the pair from each other in every section.
 """
 
@@ -23,6 +23,7 @@ import numpy as np
 
 from ...db import table_exists, transaction
 from . import foryou as fy
+from ..shared import ACTIVE_USER, active_user, contains, sorted_position
 from . import formulas as fm
 
 SECTIONS = ("matches", "following", "trending", "for_you")
@@ -55,18 +56,18 @@ WHERE f.follower_id IN (SELECT value FROM json_each(:ids)) AND p.deleted_at IS N
   AND p.created_at >= :start AND p.created_at <= :now
 ORDER BY f.follower_id, p.created_at DESC, p.id DESC"""
 
-INACTIVE_SQL = "SELECT id FROM users WHERE deleted_at IS NOT NULL OR visibility = 'hidden'"
+INACTIVE_SQL = f"SELECT id FROM users WHERE NOT ({ACTIVE_USER})"
 
-TRENDING_SQL = """
+TRENDING_SQL = f"""
 SELECT t.post_id, p.author_id, t.score FROM trending_posts t
 JOIN posts p ON p.id = t.post_id JOIN users a ON a.id = p.author_id
-WHERE p.deleted_at IS NULL AND a.deleted_at IS NULL AND a.visibility != 'hidden'
+WHERE p.deleted_at IS NULL AND {active_user("a")}
 ORDER BY t.rank, t.post_id DESC"""
 
-RECENT_SQL = """
+RECENT_SQL = f"""
 SELECT p.id, p.author_id FROM posts p JOIN users a ON a.id = p.author_id
 WHERE p.deleted_at IS NULL AND p.created_at >= :start AND p.created_at <= :now
-  AND a.deleted_at IS NULL AND a.visibility != 'hidden'
+  AND {active_user("a")}
 ORDER BY p.id"""
 
 RECENT_FEATURES_SQL = f"""
@@ -176,7 +177,7 @@ class PresortBuilder:
         users = np.array(cols[0], dtype=np.int64)
         other = np.array(cols[1], dtype=np.int64)
         _, ok = _rows_of(ids, users)
-        ok &= (other != users) & ~fm.member(self.inactive, other) & ~fm.member(block_keys, _pair(users, other))
+        ok &= (other != users) & ~contains(self.inactive, other) & ~contains(block_keys, _pair(users, other))
         idx = np.flatnonzero(ok)
         u = users[idx]
         starts = np.flatnonzero(np.concatenate(([True], u[1:] != u[:-1])))
@@ -235,7 +236,4 @@ def _pair(u, v):
 
 def _rows_of(ids: np.ndarray, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Row index of each user in the sorted batch ``ids`` and whether it is in the batch at all."""
-    pos = np.searchsorted(ids, users)
-    ok = pos < len(ids)
-    ok[ok] = ids[pos[ok]] == users[ok]
-    return np.minimum(pos, len(ids) - 1), ok
+    return sorted_position(ids, users)

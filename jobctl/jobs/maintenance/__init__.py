@@ -55,6 +55,7 @@ POST_COUNTERS = Counters("posts", ("like_count", "comment_count", "share_count")
 
 
 @job("stats-reconcile", group="maintenance",
+     writes=["users", "posts"],
      summary="Fixes counting errors",
      description="Recalculates the counters shown in the app (followers, following and posts of each "
                  "user; likes, comments and shares of each post) from the underlying rows, and corrects "
@@ -105,7 +106,8 @@ def _reconcile(ctx, counters: Counters, examples: list[dict], max_examples: int)
 
 # -- media-orphan-cleanup ---------------------------------------------------------------------------------
 
-@job("media-orphan-cleanup", group="maintenance", uses_now=True, uses_media=True,
+@job("media-orphan-cleanup", group="maintenance",
+     writes=["media"], uses_now=True, uses_media=True,
      summary="Removes abandoned files",
      description="Finds uploaded images, videos and audio that were never attached to a post or a "
                  "profile (or whose post or user was deleted) and deletes them with their files, and "
@@ -133,7 +135,8 @@ _OF_DELETED_USER = ("EXISTS (SELECT 1 FROM users u WHERE u.id = feed_presort.use
 _AGED = "julianday(generated_at) < julianday(:cutoff)"
 
 
-@job("feed-presort-cleanup", group="maintenance", uses_now=True,
+@job("feed-presort-cleanup", group="maintenance",
+     writes=["feed_presort"], uses_now=True,
      summary="Clears old feed cache",
      description="Deletes pre-sorted feed entries that are too old to be useful (generated more than "
                  "retention_days ago) and every feed entry of deleted users.",

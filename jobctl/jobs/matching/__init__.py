@@ -23,12 +23,12 @@ import numpy as np
 from ...db import table_exists
 from ...errors import JobFailed, ParamError
 from ...registry import Param, job
+from ..shared import ACTIVE_USER, TRAITS, sorted_position
 from . import data as data
 from . import formulas as mm
 from .compat import Reports
 from .engine import EngineInput, TopKEngine
 
-TRAITS = mm.TRAITS
 AREAS = mm.AREAS
 
 TRAITS_TABLE = "user_traits"
@@ -77,7 +77,8 @@ def _write_batches(new, ctx, columns: str, batches) -> int:
 
 
 # ============================================================================ build-user-traits
-@job("build-user-traits", group="matching", uses_now=True,
+@job("build-user-traits", group="matching",
+     writes=["user_traits"], rebuilds=True, uses_now=True,
      summary="Analyzes quiz answers to understand each user's personality",
      description="Looks at how users answered the personality (likert) quiz questions and builds a "
                  "Big Five profile for each active user: openness, conscientiousness, extraversion, "
@@ -91,7 +92,7 @@ def build_user_traits(ctx):
     conn = ctx.db
     items = conn.execute("SELECT trait, count(*) FROM quiz_questions WHERE kind = 'likert' GROUP BY trait").fetchall()
     items_per_trait = np.array([dict(items).get(t, 0) for t in TRAITS], dtype=np.int64)
-    ids = np.array([r[0] for r in conn.execute(f"SELECT id FROM users WHERE {data.ACTIVE} ORDER BY id")],
+    ids = np.array([r[0] for r in conn.execute(f"SELECT id FROM users WHERE {ACTIVE_USER} ORDER BY id")],
                    dtype=np.int64)
     # item scores summed per user and trait in SQL (millions of answers, a few rows per user)
     agg = conn.execute(
@@ -105,10 +106,9 @@ def build_user_traits(ctx):
     if agg and len(ids):
         cols = list(zip(*agg))
         uid = np.array(cols[0], dtype=np.int64)
-        u = np.minimum(np.searchsorted(ids, uid), len(ids) - 1)
+        u, ok = sorted_position(ids, uid)
         t = np.array([TRAITS.index(x) if x in TRAITS else -1 for x in cols[1]], dtype=np.int64)
         c = np.array(cols[3], dtype=np.int64)
-        ok = ids[u] == uid
         np.add.at(answered, u[ok], c[ok])
         known = ok & (t >= 0)
         sums[u[known], t[known]] = np.array(cols[2], dtype=np.float64)[known]
@@ -160,7 +160,8 @@ def load_engine_input(conn, today, *, with_coordinates: bool, need_traits: bool)
     return users, inp
 
 
-@job("match-scores", group="matching", depends_on=["build-user-traits"], uses_now=True,
+@job("match-scores", group="matching",
+     writes=["match_scores"], rebuilds=True, depends_on=["build-user-traits"], uses_now=True,
      summary="Calculates compatibility between users",
      description="Compares every pair of active users who are looking for each other (gender, age "
                  "range, no block, optionally distance) and scores how compatible they are, 0-100: "
@@ -226,7 +227,8 @@ def score_rows(keys: np.ndarray, owners: np.ndarray, ids: np.ndarray, now: str) 
 
 
 # ============================================================================ compatibility
-@job("compatibility", group="matching", depends_on=["match-scores"], uses_now=True,
+@job("compatibility", group="matching",
+     writes=["compatibility_reports"], rebuilds=True, depends_on=["match-scores"], uses_now=True,
      summary="Creates detailed compatibility reports",
      description="Goes deeper than match scores: for every kept match it scores each area of "
                  "compatibility (communication, lifestyle, values, intimacy, future, personality, "

@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from . import explain as explain
+from ..shared import TRAITS, is_blocked
 from . import formulas as mm
 from .data import Interests, Quiz, Users
 
 AREAS = mm.AREAS
-TRAITS = mm.TRAITS
 #: report areas in the order rows are written (alphabetical, as the primary key sorts them)
 ALL_AREAS = tuple(sorted(AREAS + ("personality", "interests")))
 _CACHE_LIMIT = 500_000
@@ -46,9 +46,7 @@ class Reports:
         u, v = users.index_of(pairs[:, 0]), users.index_of(pairs[:, 1])
         ok = (u >= 0) & (v >= 0) & (u != v)
         if len(self.blocks) and ok.any():
-            c = np.minimum(u, v) * users.n + np.maximum(u, v)
-            at = np.minimum(np.searchsorted(self.blocks, c), len(self.blocks) - 1)
-            ok &= self.blocks[at] != c
+            ok &= ~is_blocked(self.blocks, u, v, users.n)
         self.skipped += int((~ok).sum())
         pairs, u, v = pairs[ok], u[ok], v[ok]
         if len(pairs) == 0:

@@ -22,9 +22,9 @@ from datetime import date
 import numpy as np
 
 from ...timeutil import age_on
-from .formulas import AREAS, IMPORTANCE_WEIGHTS, TRAITS
+from ..shared import ACTIVE_USER, TRAITS, blocked_pairs, sorted_position
+from .formulas import AREAS, IMPORTANCE_WEIGHTS
 
-ACTIVE = "deleted_at IS NULL AND visibility != 'hidden'"
 NO_AGE = -10_000
 
 
@@ -46,10 +46,7 @@ class Users:
 
     def index_of(self, ids: np.ndarray) -> np.ndarray:
         """Positions of ``ids`` (−1 for ids of no active user)."""
-        ids = np.asarray(ids, dtype=np.int64)
-        pos = np.searchsorted(self.ids, ids)
-        pos = np.minimum(pos, max(self.n - 1, 0))
-        ok = (self.n > 0) & (self.ids[pos] == ids) if self.n else np.zeros(len(ids), dtype=bool)
+        pos, ok = sorted_position(self.ids, np.asarray(ids, dtype=np.int64))
         return np.where(ok, pos, -1)
 
 
@@ -81,7 +78,7 @@ class Interests:
 def load_users(conn: sqlite3.Connection, today: date, with_coordinates: bool = False) -> Users:
     """Active users (not deleted, not hidden) in ascending id order."""
     cols = "id, gender, seeking, age_min, age_max, birthdate" + (", latitude, longitude" if with_coordinates else "")
-    rows = conn.execute(f"SELECT {cols} FROM users WHERE {ACTIVE} ORDER BY id").fetchall()
+    rows = conn.execute(f"SELECT {cols} FROM users WHERE {ACTIVE_USER} ORDER BY id").fetchall()
     n = len(rows)
     genders: list[str] = []
     code: dict[str, int] = {}
@@ -164,8 +161,8 @@ def load_quiz(conn: sqlite3.Connection, users: Users) -> Quiz:
     o_ids = np.array(sorted(option), dtype=np.int64)
     o_q = np.array([option[o][0] for o in o_ids.tolist()], dtype=np.int64)
     o_pos = np.array([option[o][1] for o in o_ids.tolist()], dtype=np.int64)
-    at = np.minimum(np.searchsorted(o_ids, oid), max(len(o_ids) - 1, 0))
-    own_ok = (len(o_ids) > 0) & (o_ids[at] == oid) & (o_q[at] == qi) if len(o_ids) else np.zeros(len(oid), bool)
+    at, found = sorted_position(o_ids, oid)
+    own_ok = found & (o_q[at] == qi) if len(o_ids) else found
     keep = (uidx >= 0) & own_ok
     # accepted lists: parse each distinct (question, text) once
     text_codes: dict = {}
@@ -235,11 +232,4 @@ def load_traits(conn: sqlite3.Connection, users: Users) -> np.ndarray:
 
 def load_block_pairs(conn: sqlite3.Connection, users: Users) -> np.ndarray:
     """Blocked pairs between active users as sorted unique codes lo·N + hi (lo < hi positions)."""
-    rows = conn.execute("SELECT blocker_id, blocked_id FROM blocks").fetchall()
-    if not rows or users.n == 0:
-        return np.zeros(0, dtype=np.int64)
-    arr = np.array(rows, dtype=np.int64)
-    a, b = users.index_of(arr[:, 0]), users.index_of(arr[:, 1])
-    ok = (a >= 0) & (b >= 0) & (a != b)
-    a, b = a[ok], b[ok]
-    return np.unique(np.minimum(a, b) * users.n + np.maximum(a, b))
+    return blocked_pairs(conn, users.index_of, users.n)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-TRAITS = ("openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism")
+from ..shared import TRAITS  # noqa: F401  (re-exported: the formulas' trait order)
+
 AREAS = ("communication", "lifestyle", "values", "intimacy", "future")
 #: OkCupid importance weights for importance 0 (irrelevant) … 4 (mandatory).
 IMPORTANCE_WEIGHTS = (0.0, 1.0, 10.0, 50.0, 250.0)

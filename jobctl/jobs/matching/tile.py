@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..shared import is_blocked
 from . import formulas as mm
 
 EARTH_RADIUS_KM = 6371.0
@@ -203,10 +204,7 @@ class TileScoring:
         ok &= pu != pv
         codes = self.d.block_codes
         if any_blocked and len(codes):
-            a, b = self.uidx[pu], self.uidx[pv]
-            c = np.minimum(a, b) * self.d.n + np.maximum(a, b)
-            at = np.minimum(np.searchsorted(codes, c), len(codes) - 1)
-            ok &= codes[at] != c
+            ok &= ~is_blocked(codes, self.uidx[pu], self.uidx[pv], self.d.n)
         if self.max_distance_km is not None:
             ok &= haversine_km(self.lat_r[pu], self.lon_r[pu], self.lat_r[pv], self.lon_r[pv]) <= self.max_distance_km
         return ok

@@ -83,7 +83,8 @@ def _media_exists(conn: sqlite3.Connection, params: dict) -> None:
         raise ParamError(f"media-metadata: media {media_id} does not exist")
 
 
-@job("media-metadata", group="media", uses_now=True, uses_media=True, bulk=False,
+@job("media-metadata", group="media",
+     writes=["media"], uses_now=True, uses_media=True, bulk=False,
      validate=_media_exists,
      summary="Extracts file information",
      description="Analyzes a single uploaded video, photo or audio file to get its duration, "
@@ -114,7 +115,8 @@ def media_metadata(ctx):
             "width": m.width, "height": m.height, "duration_ms": m.duration_ms}
 
 
-@job("media-metadata-batch", group="media", uses_now=True, uses_media=True, resumable=True,
+@job("media-metadata-batch", group="media",
+     writes=["media"], uses_now=True, uses_media=True, resumable=True,
      summary="Processes multiple files at once",
      description="Same as media-metadata, for every media row not read yet (full=true: all rows), "
                  "in id order. A bad file gets its error recorded on its row and the batch goes on; "

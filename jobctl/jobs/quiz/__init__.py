@@ -87,7 +87,8 @@ def aggregate(cells: Iterable[tuple[int, int, tuple[str | None, ...], int]],
     return rows
 
 
-@job("quiz-answer-stats", group="quiz", uses_now=True,
+@job("quiz-answer-stats", group="quiz",
+     writes=["quiz_answer_stats"], rebuilds=True, uses_now=True,
      summary="Aggregates quiz data",
      description="Counts how many users chose each answer of each quiz question, overall and broken "
                  "down by age band, gender and country, with percentages. Groups smaller than min_cell "

@@ -26,12 +26,11 @@ from ...db import table_exists
 from ...errors import JobFailed
 from ...registry import Param, job
 from ...timeutil import age_on
+from ..shared import ACTIVE_USER, TRAITS, active_user
 from . import index as idx
 from .formulas import cooccurrence, relationships
 from .privacy import redact_contacts, scrub_own
 
-TRAITS = ("openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism")
-ACTIVE = "deleted_at IS NULL AND visibility != 'hidden'"
 _MIN_ID, _MAX_ID = -(2 ** 63), 2 ** 63 - 1
 
 SEARCHABLE_USERS_SQL = """CREATE TABLE IF NOT EXISTS searchable_users (
@@ -125,7 +124,8 @@ def _precompute(ctx, index: str, top, min_matches: int) -> int:
     return len(exprs)
 
 
-@job("profile-search-index", group="search", depends_on=["searchable-user"],
+@job("profile-search-index", group="search",
+     writes=["profile_search", "profile_search_top"], rebuilds=True, depends_on=["searchable-user"],
      summary="Builds searchable user profiles",
      description="Creates a fast full-text search index of all searchable profiles (like a phone "
                  "book for your app): names, usernames, cities, interests and bios, accents folded "
@@ -176,6 +176,7 @@ STATS_SQL = """CREATE TABLE "{name}" (
 
 
 @job("user-interest-sets", group="search",
+     writes=["interest_members", "interest_stats"], rebuilds=True,
      summary="Organizes users by interests",
      description="Groups active users by shared interests (e.g. all users who like 'hiking' or "
                  "'photography') and counts each interest's members. Hidden and deleted users are "
@@ -185,19 +186,18 @@ STATS_SQL = """CREATE TABLE "{name}" (
      batch_size=1000, pause_ms=5)
 def user_interest_sets(ctx):
     conn = ctx.db
-    ids = [r[0] for r in conn.execute(f"SELECT id FROM users WHERE {ACTIVE} ORDER BY id")]
+    ids = [r[0] for r in conn.execute(f"SELECT id FROM users WHERE {ACTIVE_USER} ORDER BY id")]
     ctx.set_total(len(ids))
     # both tables change together
     with ctx.rebuild_together({"interest_members": MEMBERS_SQL, "interest_stats": STATS_SQL}) as new:
         members, stats = new["interest_members"], new["interest_stats"]
         for lo, hi, count in id_ranges(ids, ctx.batch_size):
             members.execute(
-                """INSERT INTO "{name}" (interest_id, user_id)
-                   SELECT ui.interest_id, ui.user_id FROM user_interests AS ui
-                   JOIN interests AS i ON i.id = ui.interest_id
-                   JOIN users AS u ON u.id = ui.user_id
-                   WHERE ui.user_id > ? AND ui.user_id <= ?
-                     AND u.deleted_at IS NULL AND u.visibility != 'hidden'""",
+                f"""INSERT INTO "{{name}}" (interest_id, user_id)
+                    SELECT ui.interest_id, ui.user_id FROM user_interests AS ui
+                    JOIN interests AS i ON i.id = ui.interest_id
+                    JOIN users AS u ON u.id = ui.user_id
+                    WHERE ui.user_id > ? AND ui.user_id <= ? AND {active_user("u")}""",
                 (lo, hi))
             ctx.checkpoint(advance=count)
         stats.execute(f"""INSERT INTO "{{name}}" (interest_id, name, member_count)
@@ -241,7 +241,7 @@ def _snapshot_batch(conn, lo: int, hi: int, today: date, updated_at: str, with_t
     users = conn.execute(
         f"""SELECT id, username, display_name, email, birthdate, gender, city, country, latitude, longitude,
                    bio, visibility
-            FROM users WHERE id > ? AND id <= ? AND {ACTIVE} ORDER BY id""", (lo, hi)).fetchall()
+            FROM users WHERE id > ? AND id <= ? AND {ACTIVE_USER} ORDER BY id""", (lo, hi)).fetchall()
     interests: dict[int, list[str]] = {}
     for uid, name in conn.execute(
             """SELECT ui.user_id, i.name FROM user_interests AS ui JOIN interests AS i ON i.id = ui.interest_id
@@ -254,7 +254,8 @@ def _snapshot_batch(conn, lo: int, hi: int, today: date, updated_at: str, with_t
     return [snapshot_row(u, interests.get(u[0], []), traits.get(u[0]), today, updated_at) for u in users]
 
 
-@job("searchable-user", group="search", depends_on=["build-user-traits"], uses_now=True,
+@job("searchable-user", group="search",
+     writes=["searchable_users"], depends_on=["build-user-traits"], uses_now=True,
      summary="Updates search-friendly profile snapshots",
      description="Creates simplified versions of profiles optimized for search: one row per active "
                  "user with their public name, age, city, interests and personality traits. Private "
@@ -302,7 +303,8 @@ RELATIONSHIPS_SQL = """CREATE TABLE "{name}" (
 ) WITHOUT ROWID"""
 
 
-@job("interest-relationships", group="search", depends_on=["user-interest-sets"],
+@job("interest-relationships", group="search",
+     writes=["interest_relationships"], rebuilds=True, depends_on=["user-interest-sets"],
      summary="Finds related interests",
      description="Discovers which interests often go together (e.g. users who like 'yoga' often "
                  "also like 'meditation'): for each pair it counts the users who have both and "

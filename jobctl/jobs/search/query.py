@@ -22,6 +22,7 @@ import sqlite3
 
 from ...db import table_exists
 from ...errors import DatabaseError, UsageError
+from ..shared import active_user
 from . import index as idx
 from .index import build_queries, query_words  # noqa: F401  (re-exported)
 
@@ -30,10 +31,10 @@ _NO_INDEX = ("no search index yet: run `jobctl run profile-search-index` "
 _NO_SETS = ("no interest sets yet: run `jobctl run user-interest-sets` "
             "(or `jobctl enqueue --group search --wait`)")
 
-_PROFILE_SQL = """
+_PROFILE_SQL = f"""
 SELECT s.user_id, s.username, s.display_name, s.age, s.city, s.country, s.interests
 FROM searchable_users AS s JOIN users AS u ON u.id = s.user_id
-WHERE s.user_id IN ({marks}) AND u.deleted_at IS NULL AND u.visibility != 'hidden'
+WHERE s.user_id IN ({{marks}}) AND {active_user("u")}
 """
 _TOP_SQL = f'SELECT user_id, score, matches FROM "{idx.TOP}" WHERE expr = ? ORDER BY pos LIMIT ?'
 
@@ -126,11 +127,11 @@ def interest_members(conn: sqlite3.Connection, name: str, limit: int = 50) -> li
     if limit <= 0:
         return []
     rows = conn.execute(
-        """SELECT s.user_id, s.username, s.display_name, s.age, s.city, s.country, s.interests
-           FROM interest_members AS m
-           JOIN searchable_users AS s ON s.user_id = m.user_id
-           JOIN users AS u ON u.id = s.user_id
-           WHERE m.interest_id = ? AND u.deleted_at IS NULL AND u.visibility != 'hidden'
+        f"""SELECT s.user_id, s.username, s.display_name, s.age, s.city, s.country, s.interests
+            FROM interest_members AS m
+            JOIN searchable_users AS s ON s.user_id = m.user_id
+            JOIN users AS u ON u.id = s.user_id
+            WHERE m.interest_id = ? AND {active_user("u")}
            ORDER BY s.display_name COLLATE NOCASE, s.user_id
            LIMIT ?""", (found[0], limit)).fetchall()
     return [_row(r, None) for r in rows]
