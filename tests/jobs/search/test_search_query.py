@@ -6,10 +6,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from builders import CancelAtCheck, run_job
 from jobctl.jobs.search import query as searching
 from jobctl.errors import DatabaseError, JobCancelled, UsageError
 from jobctl.jobs import search
-from test_search_support import CancelAt, build_search, filler, run
+from search_support import build_search, filler
 
 HOSTILE = [
     '"', '""', '"anna', 'anna"', "'", "''", "anna'; DROP TABLE users; --", "(", ")", "((anna", "anna)",
@@ -170,7 +171,7 @@ def test_no_index_yet_is_a_clear_database_error(platform):
     platform.user(display_name="Anna")
     with pytest.raises(DatabaseError, match="no search index yet"):
         searching.search_profiles(platform.conn, "anna")
-    run(platform, search.searchable_user)
+    run_job(platform, search.searchable_user)
     with pytest.raises(DatabaseError, match="profile-search-index"):
         searching.search_profiles(platform.conn, "anna")
     with pytest.raises(DatabaseError, match="user-interest-sets"):
@@ -217,8 +218,8 @@ def _live(conn, text, limit):
 
 
 def test_precomputed_ranking_equals_live_ranking(platform, coffee, monkeypatch):
-    run(platform, search.searchable_user)
-    result = run(platform, search.profile_search_index, precompute_min=30)
+    run_job(platform, search.searchable_user)
+    result = run_job(platform, search.profile_search_index, precompute_min=30)
     assert result["precomputed_searches"] >= 1                  # 'coffee' (45 profiles incl. fillers)
     expr = searching.build_queries("coffee")[0]
     stored = platform.rows("SELECT pos, user_id, matches FROM profile_search_top WHERE expr=? ORDER BY pos", expr)
@@ -232,9 +233,9 @@ def test_precomputed_ranking_equals_live_ranking(platform, coffee, monkeypatch):
 
 
 def test_precomputed_ranking_respects_hiding_and_falls_back_when_short(platform, coffee, monkeypatch):
-    run(platform, search.searchable_user)
+    run_job(platform, search.searchable_user)
     monkeypatch.setattr(search.idx, "TOP_KEEP", 6)               # keep only 6 per word
-    run(platform, search.profile_search_index, precompute_min=30)
+    run_job(platform, search.profile_search_index, precompute_min=30)
     expr = searching.build_queries("coffee")[0]
     top6 = [r[0] for r in platform.rows("SELECT user_id FROM profile_search_top WHERE expr=? ORDER BY pos", expr)]
     assert len(top6) == 6
@@ -248,18 +249,18 @@ def test_precomputed_ranking_respects_hiding_and_falls_back_when_short(platform,
 
 
 def test_precomputed_rankings_swap_with_the_index(platform, coffee):
-    run(platform, search.searchable_user)
-    run(platform, search.profile_search_index, precompute_min=30)
+    run_job(platform, search.searchable_user)
+    run_job(platform, search.profile_search_index, precompute_min=30)
     before = platform.rows("SELECT * FROM profile_search_top ORDER BY expr, pos")
     platform.conn.execute("UPDATE users SET bio = 'tea' WHERE id = ?", (coffee[1],))
-    counter = CancelAt(10 ** 6)                                 # a clean build counts the boundaries
-    run(platform, search.profile_search_index, reporter=counter, precompute_min=30)
-    run(platform, search.searchable_user)
+    counter = CancelAtCheck(10 ** 6)                                 # a clean build counts the boundaries
+    run_job(platform, search.profile_search_index, reporter=counter, precompute_min=30)
+    run_job(platform, search.searchable_user)
     with pytest.raises(JobCancelled):                           # kill at the last one, just before the swap
-        run(platform, search.profile_search_index, reporter=CancelAt(counter.calls), precompute_min=30)
+        run_job(platform, search.profile_search_index, reporter=CancelAtCheck(counter.calls), precompute_min=30)
     assert platform.rows("SELECT * FROM profile_search_top ORDER BY expr, pos") == before
     assert not platform.rows("SELECT name FROM sqlite_master WHERE name LIKE 'profile_search%__new'")  # dropped
     assert coffee[1] in [r["user_id"] for r in searching.search_profiles(platform.conn, "coffee", limit=100)]
-    run(platform, search.profile_search_index, precompute_min=30)
+    run_job(platform, search.profile_search_index, precompute_min=30)
     after = platform.rows("SELECT user_id FROM profile_search_top WHERE expr=?", searching.build_queries("coffee")[0])
     assert len(after) == 44 and (coffee[1],) not in after

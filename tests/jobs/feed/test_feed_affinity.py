@@ -7,19 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobctl.context import make_context
-from jobctl.errors import JobCancelled
+from builders import NOW, run_job
 from jobctl.jobs import feed
 from jobctl.jobs.feed import formulas as feed_math
-from builders import CancelWhenDone as CancelAt
 
-NOW = "2026-11-29T03:00:00Z"
 H = 2 ** -0.5          # 0.5 ** (7 / 14): one half of a half-life
-
-
-def run(platform, job=feed.affinity, reporter=None, **params):
-    ctx = make_context(platform.conn, job.spec, {"now": NOW, **params}, reporter=reporter)
-    return job(ctx)
 
 
 def weights(platform, user=None):
@@ -57,12 +49,12 @@ def world(platform):
     p.like(v, pc, NOW)
     p.follow(v, v, NOW)                                    # self-follow: ignored
     p.like(gone, pc, NOW)                                  # deleted user: no affinities
-    run(platform, feed.content_features)
+    run_job(platform, feed.content_features)
     return dict(u=u, c=c, d=d, e=e, f=f, v=v, gone=gone)
 
 
 def test_weights_by_hand(platform, world):
-    result = run(platform)
+    result = run_job(platform, feed.affinity)
     got = weights(platform, world["u"])
     c, d, e = (str(world[k]) for k in "cde")
     expected = {
@@ -85,12 +77,12 @@ def test_weights_by_hand(platform, world):
 def test_one_half_life_counts_exactly_half(platform):
     u, c = platform.user(), platform.user()
     platform.like(u, platform.post(c, "x"), "2026-11-15T03:00:00Z")
-    run(platform)
+    run_job(platform, feed.affinity)
     assert weights(platform, u) == {("creator", str(c)): 0.5}
 
 
 def test_half_life_and_lookback_parameters(platform, world):
-    run(platform, half_life_days=7, lookback_days=30)
+    run_job(platform, feed.affinity, half_life_days=7, lookback_days=30)
     got = weights(platform, world["u"])
     assert ("creator", str(world["e"])) not in got
     assert math.isclose(got[("creator", str(world["c"]))], 0.25 + 1.5)
@@ -102,12 +94,12 @@ def test_top_per_type_with_ties_by_target_text(platform):
     u = users[0]
     for author in users[1:]:                             # ten creators, equal weights
         platform.like(u, platform.post(author, "x"), NOW)
-    run(platform, per_type=3)
+    run_job(platform, feed.affinity, per_type=3)
     assert [t for (_, t) in weights(platform, u)] == ["10", "11", "2"]
 
 
 def test_per_type_keeps_the_heaviest(platform, world):
-    run(platform, per_type=1)
+    run_job(platform, feed.affinity, per_type=1)
     got = weights(platform, world["u"])
     assert set(got) == {("creator", str(world["c"])), ("topic", "hiking"), ("hashtag", "hiking")}
 
@@ -115,7 +107,7 @@ def test_per_type_keeps_the_heaviest(platform, world):
 def test_without_post_features_only_creators(platform):
     u, c = platform.user(), platform.user()
     platform.like(u, platform.post(c, "#tag text"), NOW)
-    run(platform)
+    run_job(platform, feed.affinity)
     assert weights(platform, u) == {("creator", str(c)): 1.0}
 
 

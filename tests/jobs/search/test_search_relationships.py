@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobctl.errors import JobCancelled, JobFailed
+from builders import run_job
+from jobctl.errors import JobFailed
 from jobctl.jobs import search
 from jobctl.jobs.search.formulas import cooccurrence, relationships
-from test_search_support import CancelAt, run, table
+from search_support import table
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def interests(platform):
     hidden = p.user(visibility="hidden")
     p.likes_interest(hidden, A)
     p.likes_interest(hidden, B)
-    run(p, search.user_interest_sets)
+    run_job(p, search.user_interest_sets)
     return A, B, C, D
 
 
@@ -39,7 +40,7 @@ def rels(p):
 
 def test_known_counts_support_confidence_lift(platform, interests):
     A, B, C, D = interests
-    result = run(platform, search.interest_relationships, min_count=2)
+    result = run_job(platform, search.interest_relationships, min_count=2)
     assert result == {"pairs": 6, "interests": 4, "users_with_interests": 8}
     got = {(r[0], r[1]): r[2:] for r in rels(platform)}
     expected = {
@@ -57,13 +58,13 @@ def test_known_counts_support_confidence_lift(platform, interests):
 
 def test_min_count_floor(platform, interests):
     A, B, C, D = interests
-    run(platform, search.interest_relationships)              # default min_count 5: nothing qualifies
+    run_job(platform, search.interest_relationships)              # default min_count 5: nothing qualifies
     assert rels(platform) == []
-    run(platform, search.interest_relationships, min_count=3)
+    run_job(platform, search.interest_relationships, min_count=3)
     assert len(rels(platform)) == 6
-    run(platform, search.interest_relationships, min_count=4)
+    run_job(platform, search.interest_relationships, min_count=4)
     assert rels(platform) == []
-    run(platform, search.interest_relationships, min_count=1)
+    run_job(platform, search.interest_relationships, min_count=1)
     got = {(r[0], r[1]): r for r in rels(platform)}
     assert len(got) == 8
     assert got[(A, D)][2:] == pytest.approx((1, 1 / 8, 1 / 6, (1 / 6) / (2 / 8)))
@@ -72,14 +73,14 @@ def test_min_count_floor(platform, interests):
 
 def test_per_interest_keeps_best_lift_then_lowest_id(platform, interests):
     A, B, C, D = interests
-    run(platform, search.interest_relationships, min_count=2, per_interest=1)
+    run_job(platform, search.interest_relationships, min_count=2, per_interest=1)
     # A: B and C tie on lift and co_count -> lower id (B); B: C has lift 1.5; C: B has lift 1.5
     assert [(r[0], r[1]) for r in rels(platform)] == [(A, B), (B, C), (C, B)]
 
 
 def test_needs_interest_members(platform):
     with pytest.raises(JobFailed, match="run user-interest-sets first"):
-        run(platform, search.interest_relationships)
+        run_job(platform, search.interest_relationships)
 
 
 def test_cooccurrence_on_hand_made_arrays():

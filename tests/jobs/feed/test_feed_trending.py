@@ -7,16 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobctl.context import make_context
+from builders import NOW, run_job
 from jobctl.jobs import feed
 from jobctl.jobs.feed import formulas as feed_math
 
-NOW = "2026-11-29T03:00:00Z"
-
-
-def run(platform, **params):
-    ctx = make_context(platform.conn, feed.trending.spec, {"now": NOW, **params})
-    return feed.trending(ctx)
 
 
 def table(platform):
@@ -60,7 +54,7 @@ def world(platform):
 
 
 def test_scores_and_order_by_hand(platform, world):
-    result = run(platform)
+    result = run_job(platform, feed.trending)
     rows = table(platform)
     expected = {world["a"]: 7 / 12 ** 1.8, world["b"]: 1 / 4 ** 1.8, world["edge"]: 1 / 74 ** 1.8}
     assert [r[0] for r in rows] == [world["b"], world["a"], world["edge"]]   # 0.0824 > 0.0799 > 0.00043
@@ -73,9 +67,9 @@ def test_scores_and_order_by_hand(platform, world):
 
 
 def test_gravity_and_window_parameters(platform, world):
-    run(platform, gravity=0)                     # score = E
+    run_job(platform, feed.trending, gravity=0)                     # score = E
     assert [(r[0], r[1]) for r in table(platform)] == [(world["a"], 7.0), (world["edge"], 1.0), (world["b"], 1.0)]
-    run(platform, window_hours=10)               # only 'a' (exactly 10 h) and 'b'
+    run_job(platform, feed.trending, window_hours=10)               # only 'a' (exactly 10 h) and 'b'
     assert {r[0] for r in table(platform)} == {world["a"], world["b"]}
 
 
@@ -84,21 +78,21 @@ def test_limit_and_ties_by_post_id_descending(platform):
     posts = [platform.post(u, str(i), created_at="2026-11-28T03:00:00Z") for i in range(4)]
     for p in posts:
         platform.like(fan, p, "2026-11-28T04:00:00Z")
-    run(platform, limit=3)
+    run_job(platform, feed.trending, limit=3)
     rows = table(platform)
     assert [r[0] for r in rows] == sorted(posts, reverse=True)[:3]
     assert len({r[1] for r in rows}) == 1
 
 
 def test_rerun_replaces_the_table(platform, world):
-    run(platform)
+    run_job(platform, feed.trending)
     platform.conn.execute("UPDATE posts SET deleted_at = ? WHERE id = ?", (NOW, world["b"]))
-    run(platform)
+    run_job(platform, feed.trending)
     assert [r[0] for r in table(platform)] == [world["a"], world["edge"]]
 
 
 def test_empty_platform(platform):
-    assert run(platform)["posts_ranked"] == 0
+    assert run_job(platform, feed.trending)["posts_ranked"] == 0
     assert table(platform) == []
 
 

@@ -6,28 +6,22 @@ import random
 
 import pytest
 
-from jobctl.context import make_context
-from jobctl.errors import JobCancelled, JobFailed
+from builders import NOW, run_job
+from jobctl.errors import JobFailed
 from jobctl.jobs import matching
 from jobctl.jobs.matching import explain as explain
 from matching_reference import World, random_platform
-from builders import CancelAfterReports as CancelAt
 
-NOW = "2026-11-29T03:00:00Z"
 
 
 def r6(x: float) -> float:
     return round(x * 1e6) / 1e6
 
 
-def run(platform, fn, **params):
-    return fn(make_context(platform.conn, fn.spec, {"now": NOW, **params}))
-
-
 def run_all(platform, **params):
-    run(platform, matching.build_user_traits)
-    run(platform, matching.match_scores)
-    return run(platform, matching.compatibility, **params)
+    run_job(platform, matching.build_user_traits)
+    run_job(platform, matching.match_scores)
+    return run_job(platform, matching.compatibility, **params)
 
 
 def reports(platform):
@@ -133,14 +127,14 @@ def test_only_rows_of_match_scores_and_hidden_pairs_skipped(platform, couple):
     assert (u, w) in pairs
     # a block after match-scores ran: compatibility leaves the pair out
     platform.block(w, u)
-    result = run(platform, matching.compatibility)
+    result = run_job(platform, matching.compatibility)
     assert {(a, b) for a, b, _ in reports(platform)} == {(u, v), (v, u)}
     assert result["matches_skipped"] == 2
 
 
 def test_needs_match_scores(platform):
     with pytest.raises(JobFailed, match="match-scores"):
-        run(platform, matching.compatibility)
+        run_job(platform, matching.compatibility)
 
 
 def test_no_personality_row_without_traits(platform, couple):

@@ -8,23 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from builders import NOW, run_job
 from jobctl import graph
-from jobctl.context import make_context
-from jobctl.errors import JobCancelled
 from jobctl.jobs import feed
 from jobctl.jobs.feed import foryou as feed_foryou
 from jobctl.jobs.feed import formulas as feed_math
 from jobctl.jobs.feed import presort as feed_presort
 from jobctl.registry import Registry, job
-from builders import CancelWhenDone as CancelAt
 
-NOW = "2026-11-29T03:00:00Z"
 YESTERDAY = "2026-11-28T03:00:00Z"
-
-
-def run(platform, now=NOW, reporter=None, **params):
-    ctx = make_context(platform.conn, feed.feed_presort.spec, {"now": now, **params}, reporter=reporter)
-    return feed.feed_presort(ctx)
 
 
 def section(platform, user, name):
@@ -116,26 +108,26 @@ def world(platform):
 
 
 def test_matches_in_rank_order_without_hidden_blocked_or_deleted(platform, world):
-    run(platform)
+    run_job(platform, feed.feed_presort)
     assert section(platform, 1, "matches") == [(1, "user", 2, 90.0), (2, "user", 7, 60.0)]
     assert section(platform, 2, "matches") == [(1, "user", 1, 90.0)]
 
 
 def test_following_newest_first_recent_only(platform, world):
-    run(platform)
+    run_job(platform, feed.feed_presort)
     assert items(platform, 1, "following") == [world["8a"], world["8c"], world["2a"], world["8b"]]
     assert all(r[1] == "post" and r[3] is None for r in section(platform, 1, "following"))
 
 
 def test_trending_minus_own_blocked_hidden_deleted(platform, world):
-    run(platform)
+    run_job(platform, feed.feed_presort)
     assert items(platform, 1, "trending") == [world["8a"], world["2a"]]
     assert items(platform, 10, "trending") == [world[k] for k in ("own", "4", "8a", "5", "2a")]
     assert [r[3] for r in section(platform, 1, "trending")] == [8.0, 6.0]
 
 
 def test_for_you_scores_by_hand(platform, world):
-    run(platform)
+    run_job(platform, feed.feed_presort)
     got = [(r[2], r[3]) for r in section(platform, 1, "for_you")]
     assert got == [(world["8a"], 1.0 + 2.0 + 0.25), (world["2a"], 0.5 + 2.0),
                    (world["10d"], 2.0), (world["10c"], 2.0), (world["8b"], 1.0), (world["10b"], 0.25)]
@@ -148,7 +140,7 @@ def test_who_is_processed_and_old_rows(platform, world):
            (1, "for_you", 15, "post", world["8a"], 1.0, YESTERDAY),
            (3, "trending", 1, "post", world["8a"], 1.0, YESTERDAY)]
     platform.conn.executemany("INSERT INTO feed_presort VALUES (?, ?, ?, ?, ?, ?, ?)", old)
-    result = run(platform)
+    result = run_job(platform, feed.feed_presort)
     assert result["users"] == 7                                 # 1, 2, 4, 5, 7, 8, 10
     users = {r[0] for r in platform.rows("SELECT DISTINCT user_id FROM feed_presort WHERE generated_at = ?", NOW)}
     assert users <= {1, 2, 4, 5, 7, 8, 10} and 1 in users
@@ -158,7 +150,7 @@ def test_who_is_processed_and_old_rows(platform, world):
 
 
 def test_per_section_limit_and_active_days(platform, world):
-    result = run(platform, per_section=2, active_days=60)
+    result = run_job(platform, feed.feed_presort, per_section=2, active_days=60)
     assert result["users"] == 8                                 # 9 is active within 60 days
     for name in feed_presort.SECTIONS:
         assert len(section(platform, 1, name)) <= 2
@@ -167,7 +159,7 @@ def test_per_section_limit_and_active_days(platform, world):
 
 
 def test_recent_days(platform, world):
-    run(platform, recent_days=2)
+    run_job(platform, feed.feed_presort, recent_days=2)
     assert items(platform, 1, "following") == [world["8a"], world["8c"], world["2a"]]
 
 
@@ -175,13 +167,13 @@ def test_missing_upstream_tables_are_empty(platform):
     a, b = platform.user(), platform.user()
     platform.follow(a, b)
     post = platform.post(b, "hello", created_at=YESTERDAY)
-    result = run(platform)
+    result = run_job(platform, feed.feed_presort)
     assert result["rows_by_section"] == {"matches": 0, "following": 1, "trending": 0, "for_you": 0}
     assert items(platform, a, "following") == [post]
 
 
 def test_temp_tables_are_dropped(platform, world):
-    run(platform)
+    run_job(platform, feed.feed_presort)
     assert platform.rows("SELECT name FROM temp.sqlite_master WHERE type = 'table'") == []
 
 

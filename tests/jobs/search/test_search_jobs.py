@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from jobctl.jobs.search import query as searching
-from jobctl.errors import JobCancelled, JobFailed
+from builders import run_job
+from jobctl.errors import JobFailed
 from jobctl.jobs import search
-from test_search_support import JOBS, CancelAt, build_search, filler, run, table
+from search_support import JOBS, build_search, table
 
 PLATFORM_TABLES = ("users", "interests", "user_interests")
 
@@ -55,7 +55,7 @@ def test_searchable_user_known_answer(platform):
                            agreeableness=100.0, neuroticism=0.0, answered_items=20, computed_at="x"),
                       dict(user_id=b, openness=None, conscientiousness=None, extraversion=None,
                            agreeableness=None, neuroticism=None, answered_items=1, computed_at="x")])
-    result = run(p, search.searchable_user)
+    result = run_job(p, search.searchable_user)
     assert result == {"users": 3, "removed": 0, "skipped_inactive": 2}
     cols = [r[1] for r in p.rows("PRAGMA table_info(searchable_users)")]
     assert cols == ["user_id", "username", "display_name", "age", "gender", "city", "country", "bio",
@@ -71,24 +71,24 @@ def test_searchable_user_known_answer(platform):
 
 def test_searchable_user_without_traits_table_logs_and_leaves_traits_empty(platform):
     platform.user()
-    run(platform, search.searchable_user)
+    run_job(platform, search.searchable_user)
     assert platform.rows("SELECT traits FROM searchable_users") == [(None,)]
 
 
 def test_searchable_user_follows_changes_and_is_idempotent(platform):
     p = platform
     ids = [p.user(bio=f"bio {i}") for i in range(7)]
-    run(p, search.searchable_user, batch_size=3)
+    run_job(p, search.searchable_user, batch_size=3)
     first = _snapshot(p)
     assert set(first) == set(ids)
-    assert run(p, search.searchable_user, batch_size=2)["removed"] == 0
+    assert run_job(p, search.searchable_user, batch_size=2)["removed"] == 0
     assert _snapshot(p) == first                          # same now, same rows, any batch size
     p.conn.execute("UPDATE users SET visibility='hidden' WHERE id=?", (ids[1],))
     p.conn.execute("UPDATE users SET deleted_at='2026-11-01T00:00:00Z' WHERE id=?", (ids[5],))
     p.conn.execute("DELETE FROM users WHERE id=?", (ids[6],))
     p.conn.execute("UPDATE users SET bio='new' WHERE id=?", (ids[0],))
     new = p.user(id=100, bio="late")
-    assert run(p, search.searchable_user, batch_size=3) == {"users": 5, "removed": 3, "skipped_inactive": 2}
+    assert run_job(p, search.searchable_user, batch_size=3) == {"users": 5, "removed": 3, "skipped_inactive": 2}
     snap = _snapshot(p)
     assert set(snap) == {ids[0], ids[2], ids[3], ids[4], new}
     assert snap[ids[0]][7] == "new"
@@ -98,7 +98,7 @@ def test_searchable_user_never_alters_platform_tables(platform):
     before = platform.rows("SELECT name, sql FROM sqlite_master ORDER BY name")
     platform.user()
     build_search(platform)
-    run(platform, search.interest_relationships)
+    run_job(platform, search.interest_relationships)
     after = dict(platform.rows("SELECT name, sql FROM sqlite_master"))
     assert all(after[name] == sql for name, sql in before)
     assert platform.rows("SELECT count(*) FROM users") == [(1,)]
@@ -109,8 +109,8 @@ def test_profile_search_index_content_weights_and_tokenizer(platform):
     u = p.user(display_name="Zoë Łapińska", username="zoe_l", city="Kraków", bio="Café & Straße")
     h = p.interest("board games")
     p.likes_interest(u, h)
-    run(p, search.searchable_user)
-    assert run(p, search.profile_search_index) == {"profiles_indexed": 1, "precomputed_searches": 0}
+    run_job(p, search.searchable_user)
+    assert run_job(p, search.profile_search_index) == {"profiles_indexed": 1, "precomputed_searches": 0}
     row = p.rows("SELECT rowid, display_name, username, city, interests, bio FROM profile_search")
     assert row == [(u, "zoe lapinska", "zoe_l", "krakow", "board games", "cafe & strasse")]   # folded
     config = dict(p.rows("SELECT k, v FROM profile_search_config"))
@@ -125,7 +125,7 @@ def test_profile_search_index_content_weights_and_tokenizer(platform):
 
 def test_profile_search_index_needs_searchable_users(platform):
     with pytest.raises(JobFailed, match="run searchable-user first"):
-        run(platform, search.profile_search_index)
+        run_job(platform, search.profile_search_index)
 
 
 def test_user_interest_sets_known_answer(platform):
@@ -136,7 +136,7 @@ def test_user_interest_sets_known_answer(platform):
     for u, i in [(a, hiking), (a, yoga), (b, hiking), (c, yoga), (hidden, chess), (deleted, hiking)]:
         p.likes_interest(u, i)
     p.likes_interest(c, 999)                                  # an interest id that does not exist
-    assert run(p, search.user_interest_sets, batch_size=2) == {
+    assert run_job(p, search.user_interest_sets, batch_size=2) == {
         "memberships": 4, "interests_with_members": 2, "active_users": 3}
     assert table(p, "interest_members", "interest_id, user_id") == [
         (hiking, a), (hiking, b), (yoga, a), (yoga, c)]

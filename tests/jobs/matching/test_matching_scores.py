@@ -5,13 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from jobctl.context import make_context
-from jobctl.errors import JobCancelled, JobFailed, ParamError
+from builders import NOW, run_job
+from jobctl.errors import JobFailed, ParamError
 from jobctl.jobs import matching
 from jobctl.jobs.matching import formulas as mm
-from builders import CancelAfterReports as CancelAt
 
-NOW = "2026-11-29T03:00:00Z"
 
 
 def r6(x: float) -> float:
@@ -19,14 +17,9 @@ def r6(x: float) -> float:
     return round(x * 1e6) / 1e6
 
 
-def run(platform, fn, **params):
-    ctx = make_context(platform.conn, fn.spec, {"now": NOW, **params})
-    return fn(ctx)
-
-
 def scores(platform, **params):
-    run(platform, matching.build_user_traits)
-    run(platform, matching.match_scores, **params)
+    run_job(platform, matching.build_user_traits)
+    run_job(platform, matching.match_scores, **params)
     return platform.rows("SELECT user_id, candidate_id, score, rank FROM match_scores ORDER BY user_id, rank")
 
 
@@ -190,8 +183,8 @@ def test_weights_must_not_all_be_zero(platform):
 def test_needs_user_traits(platform):
     pair(platform)
     with pytest.raises(JobFailed, match="build-user-traits"):
-        run(platform, matching.match_scores)
-    run(platform, matching.match_scores, w_traits=0)          # traits unused: fine without
+        run_job(platform, matching.match_scores)
+    run_job(platform, matching.match_scores, w_traits=0)          # traits unused: fine without
     assert len(platform.rows("SELECT * FROM match_scores")) == 2
 
 
@@ -230,11 +223,11 @@ def test_failure_while_writing_leaves_previous_table(platform, monkeypatch):
     monkeypatch.setattr(matching, "score_rows", failing)
     platform.conn.execute("DELETE FROM quiz_answers WHERE user_id % 3 = 0")
     with pytest.raises(RuntimeError):
-        run(platform, matching.match_scores, batch_size=4, top_k=3)
+        run_job(platform, matching.match_scores, batch_size=4, top_k=3)
     assert platform.rows("SELECT * FROM match_scores ORDER BY user_id, candidate_id") == old
     assert not platform.rows("SELECT name FROM sqlite_master WHERE name = 'match_scores__new'")  # dropped on failure
     monkeypatch.setattr(matching, "score_rows", real)
-    run(platform, matching.match_scores, batch_size=4, top_k=3)
+    run_job(platform, matching.match_scores, batch_size=4, top_k=3)
     assert platform.rows("SELECT * FROM match_scores ORDER BY user_id, candidate_id") != old
 
 

@@ -13,13 +13,12 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image, ImageFile
 
-from builders import NOW, Platform
+from builders import NOW, Platform, run_job
 from jobctl.context import Reporter, make_context
-from jobctl.errors import JobCancelled, JobFailed, ParamError
+from jobctl.errors import JobFailed, ParamError
 from jobctl.jobs import media
 from jobctl.jobs.media import probing as media_probe
 from jobctl.jobs.media.probing import MediaError, probe
-from builders import CancelAtCheck as CancelAt
 
 LATER = "2026-11-30T00:00:00Z"
 COLS = "size_bytes, width, height, duration_ms, metadata_at, metadata_error"
@@ -90,25 +89,13 @@ def png_header_only(w: int, h: int) -> bytes:
 
 # -- helpers ----------------------------------------------------------------------------------
 
-def run_one(platform: Platform, media_id: int, now: str = NOW):
-    ctx = make_context(platform.conn, media.media_metadata.spec, {"media_id": media_id, "now": now},
-                       media_root=platform.media_root)
-    return media.media_metadata(ctx)
-
-
-def run_batch(platform: Platform, now: str = NOW, reporter=None, cursor=None, **params):
-    ctx = make_context(platform.conn, media.media_metadata_batch.spec, {"now": now, **params},
-                       media_root=platform.media_root, reporter=reporter, cursor=cursor)
-    return media.media_metadata_batch(ctx)
-
-
 def row(platform: Platform, media_id: int) -> tuple:
     return platform.rows(f"SELECT {COLS} FROM media WHERE id = ?", media_id)[0]
 
 
 def fail_one(platform: Platform, media_id: int) -> str:
     with pytest.raises(JobFailed) as info:
-        run_one(platform, media_id)
+        run_job(platform, media.media_metadata, media_id=media_id)
     return str(info.value)
 
 
@@ -123,7 +110,7 @@ def test_jpeg_with_exif_orientation_6_has_width_and_height_swapped(platform, own
     data = jpeg_bytes(64, 32, orientation=6)
     mid = platform.media(owner, "u1/photo.jpg", "image", content=data,
                          metadata_error="old error", width=1, height=1)
-    result = run_one(platform, mid)
+    result = run_job(platform, media.media_metadata, media_id=mid)
     assert row(platform, mid) == (len(data), 32, 64, None, NOW, None)
     assert result == {"media_id": mid, "kind": "image", "size_bytes": len(data),
                       "width": 32, "height": 64, "duration_ms": None}
@@ -132,21 +119,21 @@ def test_jpeg_with_exif_orientation_6_has_width_and_height_swapped(platform, own
 @pytest.mark.parametrize("orientation, shown", [(1, (64, 32)), (3, (64, 32)), (5, (32, 64)), (8, (32, 64))])
 def test_jpeg_orientations(platform, owner, orientation, shown):
     mid = platform.media(owner, "p.jpg", "image", content=jpeg_bytes(64, 32, orientation))
-    run_one(platform, mid)
+    run_job(platform, media.media_metadata, media_id=mid)
     assert row(platform, mid)[1:3] == shown
 
 
 def test_png(platform, owner):
     data = png_bytes(30, 20)
     mid = platform.media(owner, "a/b/c.png", "image", content=data)
-    run_one(platform, mid)
+    run_job(platform, media.media_metadata, media_id=mid)
     assert row(platform, mid) == (len(data), 30, 20, None, NOW, None)
 
 
 def test_animated_gif_duration_is_the_sum_of_its_frames(platform, owner):
     data = gif_bytes((100, 200, 300))
     mid = platform.media(owner, "anim.gif", "image", content=data)
-    run_one(platform, mid)
+    run_job(platform, media.media_metadata, media_id=mid)
     assert row(platform, mid) == (len(data), 20, 10, 600, NOW, None)
 
 
@@ -155,20 +142,20 @@ def test_animated_webp_duration(platform, owner):
     buf = io.BytesIO()
     frames[0].save(buf, "WEBP", save_all=True, append_images=frames[1:], duration=[250, 500])
     mid = platform.media(owner, "anim.webp", "image", content=buf.getvalue())
-    run_one(platform, mid)
+    run_job(platform, media.media_metadata, media_id=mid)
     assert row(platform, mid)[1:4] == (16, 8, 750)
 
 
 def test_wav(platform, owner):
     data = wav_bytes(12000, 8000)  # 1.5 s
     mid = platform.media(owner, "voice.wav", "audio", content=data)
-    run_one(platform, mid)
+    run_job(platform, media.media_metadata, media_id=mid)
     assert row(platform, mid) == (len(data), None, None, 1500, NOW, None)
 
 
 def test_real_mp4(platform, owner, mp4):
     mid = platform.media(owner, "clip.mp4", "video", content=mp4)
-    run_one(platform, mid)
+    run_job(platform, media.media_metadata, media_id=mid)
     size, width, height, duration, at, error = row(platform, mid)
     assert (size, width, height, at, error) == (len(mp4), 64, 48, NOW, None)
     assert abs(duration - 1000) <= 40  # one frame of slack for the muxer's rounding
@@ -287,7 +274,7 @@ def test_symlink_inside_the_root_is_followed(platform, owner):
     (platform.media_root / "real.png").write_bytes(data)
     os.symlink("real.png", platform.media_root / "alias.png")
     mid = platform.media(owner, "alias.png", "image")
-    run_one(platform, mid)
+    run_job(platform, media.media_metadata, media_id=mid)
     assert row(platform, mid)[:3] == (len(data), 30, 20)
 
 
@@ -354,7 +341,7 @@ def all_rows(p: Platform) -> list[tuple]:
 
 def test_batch_records_errors_and_goes_on(platform, mp4):
     ids = mixed_platform(platform, mp4)
-    result = run_batch(platform, batch_size=3)
+    result = run_job(platform, media.media_metadata_batch, batch_size=3)
     assert (result["processed"], result["ok"], result["failed"], result["skipped"]) == (11, 6, 5, 0)
     assert result["errors"][0] == f"media {ids['missing']}: file not found: 2.jpg"
     by_id = {r[0]: r[1:] for r in all_rows(platform)}
@@ -369,11 +356,11 @@ def test_batch_records_errors_and_goes_on(platform, mp4):
 
 def test_batch_is_incremental(platform, mp4):
     ids = mixed_platform(platform, mp4)
-    run_batch(platform)
+    run_job(platform, media.media_metadata_batch)
     before = all_rows(platform)
     u = platform.user()
     new = platform.media(u, "new.png", "image", content=png_bytes(3, 4))
-    result = run_batch(platform, now=LATER)
+    result = run_job(platform, media.media_metadata_batch, now=LATER)
     assert (result["processed"], result["ok"], result["failed"]) == (1, 1, 0)
     after = all_rows(platform)
     assert after[:-1] == before  # rows already read, failed ones included, are left alone
@@ -383,13 +370,13 @@ def test_batch_is_incremental(platform, mp4):
 
 def test_batch_retry_failed_and_full(platform, mp4):
     ids = mixed_platform(platform, mp4)
-    run_batch(platform)
+    run_job(platform, media.media_metadata_batch)
     (platform.media_root / "2.jpg").write_bytes(jpeg_bytes(10, 20))  # the missing file arrives
-    retried = run_batch(platform, now=LATER, retry_failed=True)
+    retried = run_job(platform, media.media_metadata_batch, now=LATER, retry_failed=True)
     assert (retried["processed"], retried["ok"], retried["failed"]) == (5, 1, 4)
     assert row(platform, ids["missing"]) == (len(jpeg_bytes(10, 20)), 10, 20, None, LATER, None)
     assert row(platform, ids["png"])[4] == NOW  # a good row is not re-read
-    full = run_batch(platform, now=LATER, full=True)
+    full = run_job(platform, media.media_metadata_batch, now=LATER, full=True)
     assert (full["processed"], full["ok"], full["failed"]) == (11, 7, 4)
     assert {r[5] for r in all_rows(platform)} == {LATER}
 
@@ -397,7 +384,7 @@ def test_batch_retry_failed_and_full(platform, mp4):
 def clean_rows(tmp_path, mp4) -> list[tuple]:
     clean = Platform(tmp_path / "clean")
     mixed_platform(clean, mp4)
-    run_batch(clean, batch_size=3)
+    run_job(clean, media.media_metadata_batch, batch_size=3)
     rows = all_rows(clean)
     clean.conn.close()
     return rows
@@ -416,7 +403,7 @@ def test_batch_crash_inside_a_write_rolls_the_whole_batch_back(platform, mp4, mo
 
     monkeypatch.setattr(media, "write_outcomes", crashing_write)
     with pytest.raises(KeyboardInterrupt):
-        run_batch(platform, batch_size=4)
+        run_job(platform, media.media_metadata_batch, batch_size=4)
     assert [r[5] is not None for r in all_rows(platform)] == [True] * 4 + [False] * 7
 
 
@@ -430,7 +417,7 @@ def test_batch_leaves_a_row_changed_while_its_file_was_read(platform, mp4, monke
         return real_extract(root, media_id, path, kind)
 
     monkeypatch.setattr(media, "extract", extract_while_app_moves_the_file)
-    result = run_batch(platform)
+    result = run_job(platform, media.media_metadata_batch)
     assert result["skipped"] == 1 and result["ok"] + result["failed"] == 10
     assert row(platform, ids["png"]) == (None, None, None, None, None, None)
 
@@ -445,13 +432,13 @@ def test_single_job_on_a_row_deleted_while_read(platform, owner, monkeypatch):
 
     monkeypatch.setattr(media, "extract", extract_then_delete)
     with pytest.raises(JobFailed, match="changed or deleted"):
-        run_one(platform, mid)
+        run_job(platform, media.media_metadata, media_id=mid)
 
 
 def test_batch_progress_and_log(platform, mp4):
     mixed_platform(platform, mp4)
     reporter = Reporter()
-    run_batch(platform, batch_size=4, reporter=reporter)
+    run_job(platform, media.media_metadata_batch, batch_size=4, reporter=reporter)
     assert (reporter.done, reporter.total) == (11, 11)
     warnings = [m for level, m in reporter.logs if level == "warning"]
     assert len(warnings) == 5 and all(m.startswith("media ") for m in warnings)

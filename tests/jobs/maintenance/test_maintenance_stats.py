@@ -1,22 +1,14 @@
 """stats-reconcile: counters set to the truth, only drifted rows written, safe to kill."""
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from builders import Platform
-from jobctl.context import Reporter, make_context
-from jobctl.errors import JobCancelled
+from builders import Platform, run_job
+from jobctl.context import Reporter
 from jobctl.jobs import maintenance
-from builders import CancelAtCheck as CancelAt
 
 USER_COLS = "id, follower_count, following_count, post_count"
 POST_COLS = "id, like_count, comment_count, share_count"
-
-
-def run(p, reporter=None, **params):
-    ctx = make_context(p.conn, maintenance.stats_reconcile.spec, params, reporter=reporter)
-    return maintenance.stats_reconcile(ctx)
 
 
 def log_updates(p):
@@ -57,7 +49,7 @@ def build(p):
 def test_drifted_counters_fixed_and_untouched_rows_not_rewritten(platform):
     ids = build(platform)
     log_updates(platform)
-    result = run(platform)
+    result = run_job(platform, maintenance.stats_reconcile)
     assert result["users_fixed"] == 2 and result["posts_fixed"] == 2
     assert platform.rows(f"SELECT {USER_COLS} FROM users ORDER BY id") == [
         (ids["a"], 2, 1, 2), (ids["b"], 1, 1, 0), (ids["c"], 0, 2, 0), (ids["d"], 1, 0, 0), (ids["e"], 0, 0, 0)]
@@ -77,15 +69,15 @@ def test_drifted_counters_fixed_and_untouched_rows_not_rewritten(platform):
 
 def test_second_run_fixes_nothing_and_writes_nothing(platform):
     build(platform)
-    run(platform)
+    run_job(platform, maintenance.stats_reconcile)
     log_updates(platform)
-    assert run(platform) == {"users_fixed": 0, "posts_fixed": 0, "examples": []}
+    assert run_job(platform, maintenance.stats_reconcile) == {"users_fixed": 0, "posts_fixed": 0, "examples": []}
     assert platform.rows("SELECT COUNT(*) FROM upd_log") == [(0,)]
 
 
 def test_batches_of_one_give_the_same_answer_and_examples_are_capped(platform):
     build(platform)
-    result = run(platform, batch_size=1, max_examples=2)
+    result = run_job(platform, maintenance.stats_reconcile, batch_size=1, max_examples=2)
     assert (result["users_fixed"], result["posts_fixed"]) == (2, 2)
     assert [(e["table"], e["column"]) for e in result["examples"]] == [
         ("users", "follower_count"), ("users", "following_count")]
@@ -94,7 +86,7 @@ def test_batches_of_one_give_the_same_answer_and_examples_are_capped(platform):
 def test_progress_counts_every_row(platform):
     build(platform)
     reporter = Reporter()
-    run(platform, reporter=reporter, batch_size=2)
+    run_job(platform, maintenance.stats_reconcile, reporter=reporter, batch_size=2)
     assert (reporter.done, reporter.total) == (9, 9)
 
 
@@ -122,7 +114,7 @@ def test_counters_always_end_equal_to_the_truth(tmp_path_factory, data):
             p.share(user, post)
         else:
             p.comment(user, post, deleted_at="2026-11-28T00:00:00Z" if kind == "deleted comment" else None)
-    run(p, batch_size=data.draw(st.integers(1, 4)))
+    run_job(p, maintenance.stats_reconcile, batch_size=data.draw(st.integers(1, 4)))
     truth_users = p.rows(
         "SELECT id, (SELECT COUNT(*) FROM follows WHERE followee_id = u.id),"
         " (SELECT COUNT(*) FROM follows WHERE follower_id = u.id),"
@@ -133,5 +125,5 @@ def test_counters_always_end_equal_to_the_truth(tmp_path_factory, data):
         " (SELECT COUNT(*) FROM shares WHERE post_id = t.id) FROM posts t ORDER BY id")
     assert p.rows(f"SELECT {USER_COLS} FROM users ORDER BY id") == truth_users
     assert p.rows(f"SELECT {POST_COLS} FROM posts ORDER BY id") == truth_posts
-    assert run(p)["users_fixed"] == 0
+    assert run_job(p, maintenance.stats_reconcile)["users_fixed"] == 0
     p.conn.close()

@@ -3,21 +3,11 @@
 import json
 import math
 
-import pytest
 
-from jobctl.context import make_context
-from jobctl.errors import JobCancelled
+from builders import NOW, run_job
 from jobctl.jobs import feed
-from builders import CancelWhenDone as CancelAt
 
-NOW = "2026-11-29T03:00:00Z"
 LATER = "2026-11-30T03:00:00Z"
-
-
-def run(platform, now=NOW, **params):
-    reporter = params.pop("reporter", None)
-    ctx = make_context(platform.conn, feed.content_features.spec, {"now": now, **params}, reporter=reporter)
-    return feed.content_features(ctx)
 
 
 def features(platform):
@@ -37,7 +27,7 @@ def small(platform):
 
 def test_features_by_hand(platform):
     _, p1, p2, p3 = small(platform)
-    result = run(platform)
+    result = run_job(platform, feed.content_features)
     assert result["posts_analysed"] == 3 and result["up_to_date"] is False
     rows = features(platform)
     assert rows[p1][0] == ["boardgames", "hiking"]
@@ -58,9 +48,9 @@ def test_features_by_hand(platform):
 
 def test_second_run_does_no_work_and_says_so(platform):
     small(platform)
-    run(platform)
+    run_job(platform, feed.content_features)
     before = features(platform)
-    result = run(platform, now=LATER)
+    result = run_job(platform, feed.content_features, now=LATER)
     assert result["up_to_date"] is True and result["posts_analysed"] == 0
     assert "nothing to do" in result["message"]
     assert features(platform) == before                      # computed_at not even touched
@@ -68,11 +58,11 @@ def test_second_run_does_no_work_and_says_so(platform):
 
 def test_incremental_picks_new_and_edited_posts_only(platform):
     u, p1, p2, p3 = small(platform)
-    run(platform)
+    run_job(platform, feed.content_features)
     platform.conn.execute("UPDATE posts SET body = 'Now about #art', edited_at = '2026-11-29T10:00:00Z' WHERE id = ?",
                           (p2,))
     p4 = platform.post(u, "A new #hiking post")
-    result = run(platform, now=LATER)
+    result = run_job(platform, feed.content_features, now=LATER)
     assert result["posts_analysed"] == 2
     rows = features(platform)
     assert rows[p2][:2] == (["art"], ["art"]) and rows[p2][3] == LATER
@@ -80,18 +70,18 @@ def test_incremental_picks_new_and_edited_posts_only(platform):
     assert rows[p1][3] == NOW and rows[p3][3] == NOW
     # an edit made before the features were computed does not count as new
     platform.conn.execute("UPDATE posts SET edited_at = '2026-11-29T00:00:00Z' WHERE id = ?", (p3,))
-    assert run(platform, now=LATER)["up_to_date"] is True
+    assert run_job(platform, feed.content_features, now=LATER)["up_to_date"] is True
 
 
 def test_deleted_posts_lose_their_row_and_leave_the_corpus(platform):
     _, p1, p2, p3 = small(platform)
-    run(platform)
+    run_job(platform, feed.content_features)
     platform.conn.execute("UPDATE posts SET deleted_at = ? WHERE id = ?", (NOW, p2))
-    result = run(platform, now=LATER)
+    result = run_job(platform, feed.content_features, now=LATER)
     assert result["rows_removed"] == 1 and result["posts_analysed"] == 0
     assert set(features(platform)) == {p1, p3}
     # full=true recounts df without p2: 'trails' is now only in p1, so it outranks the once-only terms
-    result = run(platform, now=LATER, full=True)
+    result = run_job(platform, feed.content_features, now=LATER, full=True)
     assert result["posts_analysed"] == 2 and result["mode"] == "full"
     rows = features(platform)
     assert rows[p1][2] == ["hiking", "trails", "boardgames", "night", "party"]
@@ -100,16 +90,16 @@ def test_deleted_posts_lose_their_row_and_leave_the_corpus(platform):
 
 def test_full_redoes_everything(platform):
     small(platform)
-    run(platform)
+    run_job(platform, feed.content_features)
     platform.interest("coffee")                            # new interest: only full=true applies it to old posts
-    assert run(platform, now=LATER)["up_to_date"] is True
-    result = run(platform, now=LATER, full=True)
+    assert run_job(platform, feed.content_features, now=LATER)["up_to_date"] is True
+    result = run_job(platform, feed.content_features, now=LATER, full=True)
     assert result["posts_analysed"] == 3
     assert features(platform)[3][1] == ["board games", "coffee"]
 
 
 def test_no_posts(platform):
-    result = run(platform)
+    result = run_job(platform, feed.content_features)
     assert result["posts_analysed"] == 0 and result["up_to_date"] is True
     assert platform.rows("SELECT count(*) FROM post_features") == [(0,)]
 

@@ -8,20 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from builders import NOW, Platform
-from jobctl.context import make_context
-from jobctl.errors import JobCancelled
+from builders import NOW, Platform, run_job
 from jobctl.jobs import quiz
 from jobctl.timeutil import age_on
-from builders import CancelAtCheck as CancelAt
 
 ROWS = ("SELECT question_id, option_id, dimension, bucket, respondents, pct, suppressed "
         "FROM quiz_answer_stats ORDER BY question_id, option_id, dimension, bucket")
-
-
-def run(p, reporter=None, **params):
-    ctx = make_context(p.conn, quiz.quiz_answer_stats.spec, {"now": NOW, **params}, reporter=reporter)
-    return quiz.quiz_answer_stats(ctx)
 
 
 def build(p):
@@ -52,7 +44,7 @@ def expected(q, opts, counts: dict) -> list[tuple]:
 
 def test_known_answer_every_bucket(platform):
     q, opts = build(platform)
-    result = run(platform, min_cell=1)
+    result = run_job(platform, quiz.quiz_answer_stats, min_cell=1)
     assert platform.rows(ROWS) == expected(q, opts, {
         ("all", "all"): (3, 2, 1),
         ("age_band", "18-24"): (2, 0, 0), ("age_band", "25-34"): (1, 0, 0),
@@ -68,9 +60,9 @@ def test_suppression_at_the_threshold_edge(platform):
     q, (o1, o2, o3) = build(platform)
     all_rows = "SELECT option_id, respondents, pct, suppressed FROM quiz_answer_stats " \
                "WHERE dimension = 'all' ORDER BY option_id"
-    run(platform, min_cell=3)      # o1 = 3 respondents: shown; o2 = 2 and o3 = 1: suppressed
+    run_job(platform, quiz.quiz_answer_stats, min_cell=3)      # o1 = 3 respondents: shown; o2 = 2 and o3 = 1: suppressed
     assert platform.rows(all_rows) == [(o1, 3, 50.0, 0), (o2, None, None, 1), (o3, None, None, 1)]
-    run(platform, min_cell=4)      # now 3 is below the threshold too
+    run_job(platform, quiz.quiz_answer_stats, min_cell=4)      # now 3 is below the threshold too
     assert platform.rows(all_rows) == [(o1, None, None, 1), (o2, None, None, 1), (o3, None, None, 1)]
     # Zero is not a small cell: it is shown as 0 (18-24 has 2 on o1, 0 on o2 and o3).
     assert platform.rows("SELECT option_id, respondents, pct, suppressed FROM quiz_answer_stats "
@@ -82,19 +74,19 @@ def test_default_min_cell_is_five(platform):
     q, (o1, o2, o3) = build(platform)
     for u in range(5):
         platform.answer(platform.user(gender="man", birthdate="1980-01-01"), q, o2)
-    result = run(platform)
+    result = run_job(platform, quiz.quiz_answer_stats)
     assert platform.rows("SELECT option_id, respondents, suppressed FROM quiz_answer_stats "
                          "WHERE dimension = 'all' ORDER BY option_id") == [(o1, None, 1), (o2, 7, 0), (o3, None, 1)]
     assert result["min_cell"] == 5
 
 
 def test_foreign_option_answers_are_ignored_and_empty_platform_gives_an_empty_table(platform):
-    run(platform)
+    run_job(platform, quiz.quiz_answer_stats)
     assert platform.rows("SELECT COUNT(*) FROM quiz_answer_stats") == [(0,)]
     q1, _ = platform.question("match", 2)
     _, (other,) = platform.question("match", 1)
     platform.answer(platform.user(), q1, other)        # an option of another question
-    run(platform, min_cell=1)
+    run_job(platform, quiz.quiz_answer_stats, min_cell=1)
     assert platform.rows("SELECT COUNT(*) FROM quiz_answer_stats") == [(0,)]
 
 
@@ -141,7 +133,7 @@ def test_matches_a_plain_python_oracle(tmp_path_factory, data):
                 o = data.draw(st.sampled_from(opts))
                 p.answer(uid, q, o)
                 people.append((q, o, person))
-    run(p, min_cell=min_cell)
+    run_job(p, quiz.quiz_answer_stats, min_cell=min_cell)
     counts, totals = Counter(), Counter()
     on = date(2026, 11, 29)
     for q, o, person in people:

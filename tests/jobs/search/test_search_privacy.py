@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from builders import run_job
 from jobctl.jobs.search import query as searching
 from jobctl.jobs import search
 from jobctl.jobs.search.privacy import REDACTED, redact_contacts, scrub_own
-from test_search_support import build_search, filler, run
+from search_support import build_search, filler
 
 PRIVATE_COLUMNS = {"email", "birthdate", "latitude", "longitude"}
 DERIVED = ("searchable_users", "profile_search", "interest_members", "interest_stats")
@@ -101,7 +102,7 @@ def test_bio_redacted_in_snapshot_and_index(platform, leaky):
 
 def test_private_columns_never_in_derived_tables(platform, leaky):
     build_search(platform)
-    run(platform, search.interest_relationships)
+    run_job(platform, search.interest_relationships)
     for t in DERIVED + ("interest_relationships",):
         cols = {r[1] for r in platform.rows(f'PRAGMA table_info("{t}")')}
         assert cols and not cols & PRIVATE_COLUMNS

@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from builders import run_job
 from jobctl.jobs import search
-from test_search_support import build_search, filler, run
+from search_support import build_search, filler
 
 SEARCHER = r"""
 import json, sys, time
@@ -44,16 +45,16 @@ def test_search_from_another_process_during_rebuilds(platform, tmp_path):
     stop = tmp_path / "stop"
     proc = subprocess.Popen([sys.executable, "-c", SEARCHER, str(p.path), str(stop)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=Path(__file__).resolve().parents[2])
+                            cwd=Path(__file__).resolve().parents[3])
     try:
         assert proc.stdout.readline().strip() == "ready"
         for i in range(3):
             # rebuild slowly: 15 batches with pauses, the merge steps, the precomputed rankings of
             # the words in 50+ profiles (filler, coffee, lyon...), and the swap
-            result = run(p, search.profile_search_index, batch_size=20, pause_ms=10, precompute_min=50)
+            result = run_job(p, search.profile_search_index, batch_size=20, pause_ms=10, precompute_min=50)
             assert result["profiles_indexed"] == 300 and result["precomputed_searches"] >= 4
             p.conn.execute("UPDATE users SET bio = bio || ' again' WHERE id % 7 = ?", (i,))
-            run(p, search.searchable_user, batch_size=25, pause_ms=5)
+            run_job(p, search.searchable_user, batch_size=25, pause_ms=5)
     finally:
         stop.touch()
         out, err = proc.communicate(timeout=30)

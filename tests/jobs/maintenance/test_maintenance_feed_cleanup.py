@@ -1,22 +1,14 @@
 """feed-presort-cleanup: aged-out rows and deleted users' rows deleted in short batches."""
 
-import pytest
 
-from builders import NOW, Platform
-from jobctl.context import Reporter, make_context
-from jobctl.errors import JobCancelled
+from builders import NOW, Platform, run_job
+from jobctl.context import Reporter
 from jobctl.jobs import maintenance
-from builders import CancelAtCheck as CancelAt
 
 FEED = """CREATE TABLE feed_presort (user_id INTEGER NOT NULL, section TEXT NOT NULL, position INTEGER NOT NULL,
     item_type TEXT NOT NULL, item_id INTEGER NOT NULL, score REAL, generated_at TEXT NOT NULL,
     PRIMARY KEY (user_id, section, position)) WITHOUT ROWID"""     # as the feed job creates it
 ALL = "SELECT user_id, section, position, generated_at FROM feed_presort ORDER BY 1, 2, 3"
-
-
-def run(p, reporter=None, **params):
-    ctx = make_context(p.conn, maintenance.feed_presort_cleanup.spec, {"now": NOW, **params}, reporter=reporter)
-    return maintenance.feed_presort_cleanup(ctx)
 
 
 def feed(p, user, generated_at, sections=("matches", "trending"), n=2):
@@ -46,13 +38,13 @@ def build(p):
 
 
 def test_missing_table_reports_zero(platform):
-    result = run(platform)
+    result = run_job(platform, maintenance.feed_presort_cleanup)
     assert result["rows_deleted"] == 0
 
 
 def test_deletes_aged_rows_and_deleted_users_rows_only(platform):
     ids = build(platform)
-    result = run(platform)
+    result = run_job(platform, maintenance.feed_presort_cleanup)
     left = platform.rows("SELECT user_id, section, COUNT(*) FROM feed_presort GROUP BY 1, 2 ORDER BY 1, 2")
     assert left == [(ids["fresh"], "matches", 2), (ids["fresh"], "trending", 2),
                     (ids["edge"], "matches", 2), (ids["edge"], "trending", 2),
@@ -63,7 +55,7 @@ def test_deletes_aged_rows_and_deleted_users_rows_only(platform):
 
 def test_retention_days_parameter(platform):
     build(platform)
-    result = run(platform, retention_days=0.5)     # cutoff 2026-11-28T15:00:00Z: every row is older
+    result = run_job(platform, maintenance.feed_presort_cleanup, retention_days=0.5)     # cutoff 2026-11-28T15:00:00Z: every row is older
     assert platform.rows("SELECT COUNT(*) FROM feed_presort") == [(0,)]
     assert (result["rows_deleted"], result["cutoff"]) == (21, "2026-11-28T15:00:00Z")
 
@@ -73,10 +65,10 @@ def test_batches_of_one_row_same_answer_and_second_run_deletes_nothing(tmp_path)
     build(a)
     build(b)
     reporter = Reporter()
-    assert run(a)["rows_deleted"] == run(b, batch_size=1, reporter=reporter)["rows_deleted"] == 11
+    assert run_job(a, maintenance.feed_presort_cleanup)["rows_deleted"] == run_job(b, maintenance.feed_presort_cleanup, batch_size=1, reporter=reporter)["rows_deleted"] == 11
     assert (reporter.done, reporter.total) == (11, 11)
     assert a.rows(ALL) == b.rows(ALL)
-    assert run(b)["rows_deleted"] == 0
+    assert run_job(b, maintenance.feed_presort_cleanup)["rows_deleted"] == 0
 
 
 def test_fresh_rows_written_after_the_scan_survive(platform, monkeypatch):
@@ -89,6 +81,6 @@ def test_fresh_rows_written_after_the_scan_survive(platform, monkeypatch):
         return found
 
     monkeypatch.setattr(maintenance, "_users_to_clean", scan_then_regenerate)
-    run(platform)
+    run_job(platform, maintenance.feed_presort_cleanup)
     assert platform.rows("SELECT COUNT(*) FROM feed_presort WHERE user_id = ?", ids["aged"]) == [(4,)]
 

@@ -6,14 +6,9 @@ import tempfile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from builders import NOW, Platform
-from jobctl.context import make_context
+from builders import NOW, Platform, run_job
 from jobctl.jobs import matching
 from matching_reference import World, random_platform
-
-
-def run(p, fn, **params):
-    return fn(make_context(p.conn, fn.spec, {"now": NOW, **params}))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -28,12 +23,12 @@ def test_engine_matches_per_pair_reference(seed, n_users, top_k, batch_size, wei
         try:
             random_platform(p, rng, n_users, n_questions=rng.randint(0, 6), n_interests=rng.randint(0, 6),
                             ages=(20, 20 + rng.randint(0, 15)))
-            run(p, matching.build_user_traits)
+            run_job(p, matching.build_user_traits)
             params = dict(top_k=top_k, batch_size=batch_size, w_quiz=weights[0], w_traits=weights[1],
                           w_interests=weights[2])
             if distance is not None:
                 params["max_distance_km"] = distance
-            run(p, matching.match_scores, **params)
+            run_job(p, matching.match_scores, **params)
             got = p.rows("SELECT user_id, candidate_id, score, rank FROM match_scores ORDER BY user_id, rank")
             expected = World(p.conn, NOW).top(top_k, weights, max_distance_km=distance)
             assert got == expected
@@ -46,8 +41,8 @@ def test_a_larger_platform_against_the_reference(tmp_path):
     p = Platform(tmp_path)
     rng = random.Random(7)
     random_platform(p, rng, 140, n_questions=8, n_interests=8, ages=(20, 26), block_rate=0.01)
-    run(p, matching.build_user_traits)
-    run(p, matching.match_scores, top_k=4, batch_size=8)
+    run_job(p, matching.build_user_traits)
+    run_job(p, matching.match_scores, top_k=4, batch_size=8)
     got = p.rows("SELECT user_id, candidate_id, score, rank FROM match_scores ORDER BY user_id, rank")
     expected = World(p.conn, NOW).top(4)
     assert len(got) > 200

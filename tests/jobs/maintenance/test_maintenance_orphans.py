@@ -12,23 +12,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from builders import NOW, Platform
-from jobctl.context import make_context
-from jobctl.errors import JobCancelled, JobFailed
+from builders import NOW, Platform, run_job
+from jobctl.errors import JobFailed
 from jobctl.jobs import maintenance
 from jobctl.jobs.maintenance import fs as maintenance_fs
 from jobctl.jobs.maintenance.fs import UnsafePath, split_media_path
-from builders import CancelAtCheck as CancelAt
 
 OLD = datetime(2026, 11, 1, tzinfo=timezone.utc).timestamp()
 RECENT = datetime(2026, 11, 29, 2, 0, tzinfo=timezone.utc).timestamp()
 OLD_TS, RECENT_TS = "2026-11-01T00:00:00Z", "2026-11-28T12:00:00Z"
-
-
-def run(p, reporter=None, media_root=None, **params):
-    ctx = make_context(p.conn, maintenance.media_orphan_cleanup.spec, {"now": NOW, **params},
-                       media_root=media_root or p.media_root, reporter=reporter)
-    return maintenance.media_orphan_cleanup(ctx)
 
 
 def touch(path: Path, content: bytes = b"x", mtime: float = OLD) -> Path:
@@ -109,7 +101,7 @@ def media_ids(p) -> set:
 def test_deletes_exactly_old_unattached_rows_and_old_strays(scene):
     p, ids, outside = scene
     before_outside = tree(outside)
-    result = run(p)
+    result = run_job(p, maintenance.media_orphan_cleanup)
     gone = {ids["bob_avatar"], ids["deleted_post"], ids["old"], ids["no_file"]}
     assert media_ids(p) == set(ids.values()) - gone
     assert sorted(r["id"] for r in result["deleted_rows"]) == sorted(gone)
@@ -141,7 +133,7 @@ def test_deletes_exactly_old_unattached_rows_and_old_strays(scene):
 
 def test_symlinks_inside_the_root_leave_their_targets_untouched(scene):
     p, ids, outside = scene
-    run(p, grace_hours=0)
+    run_job(p, maintenance.media_orphan_cleanup, grace_hours=0)
     assert (outside / "secret.txt").read_bytes() == b"top secret"
     assert (outside / "dir" / "old.jpg").read_bytes() == b"outside image"
     assert os.readlink(p.media_root / "link_to_secret") == str(outside / "secret.txt")
@@ -152,9 +144,9 @@ def test_symlinks_inside_the_root_leave_their_targets_untouched(scene):
 def test_dry_run_reports_the_same_lists_and_deletes_nothing(scene, tmp_path):
     p, ids, outside = scene
     rows_before, files_before = media_ids(p), tree(p.media_root)
-    dry = run(p, dry_run=True)
+    dry = run_job(p, maintenance.media_orphan_cleanup, dry_run=True)
     assert media_ids(p) == rows_before and tree(p.media_root) == files_before
-    real = run(p)
+    real = run_job(p, maintenance.media_orphan_cleanup)
     assert dry.pop("dry_run") is True and real.pop("dry_run") is False
     assert dry == real
     assert real["rows_deleted"] == 4
@@ -162,10 +154,10 @@ def test_dry_run_reports_the_same_lists_and_deletes_nothing(scene, tmp_path):
 
 def test_grace_period_protects_recent_uploads(scene):
     p, ids, _ = scene
-    run(p, grace_hours=24 * 60)          # cutoff 2026-09-30: everything is too recent
+    run_job(p, maintenance.media_orphan_cleanup, grace_hours=24 * 60)          # cutoff 2026-09-30: everything is too recent
     assert len(media_ids(p)) == len(ids)
     assert (p.media_root / "stray" / "old.bin").exists()
-    run(p, grace_hours=0)                # everything unattached goes, recent ones included
+    run_job(p, maintenance.media_orphan_cleanup, grace_hours=0)                # everything unattached goes, recent ones included
     assert ids["recent"] not in media_ids(p) and not (p.media_root / "stray" / "new.bin").exists()
     assert ids["avatar"] in media_ids(p) and ids["post"] in media_ids(p)
 
@@ -180,7 +172,7 @@ def test_a_file_that_cannot_be_deleted_is_reported_and_the_job_goes_on(scene, mo
         real_unlink(dir_fd, name)
 
     monkeypatch.setattr(maintenance_fs, "unlink_at", refuse)
-    result = run(p)
+    result = run_job(p, maintenance.media_orphan_cleanup)
     reasons = {s["path"]: s["reason"] for s in result["skipped"]}
     assert reasons["uploads/old.jpg"].startswith("cannot delete file: Permission denied")
     assert reasons["stray/old.bin"].startswith("cannot delete file: Permission denied")
@@ -189,7 +181,7 @@ def test_a_file_that_cannot_be_deleted_is_reported_and_the_job_goes_on(scene, mo
     assert result["files_deleted"] == 2
     # The row went (its file is now untracked): once deletable, a later run removes it as a stray.
     monkeypatch.setattr(maintenance_fs, "unlink_at", real_unlink)
-    again = run(p)
+    again = run_job(p, maintenance.media_orphan_cleanup)
     assert sorted(f["path"] for f in again["deleted_files"]) == ["stray/old.bin", "uploads/old.jpg"]
 
 
@@ -205,7 +197,7 @@ def test_a_row_attached_during_the_run_is_kept(scene, monkeypatch):
         return planned
 
     monkeypatch.setattr(maintenance_orphans, "_plan_row", plan_then_attach)
-    run(p)
+    run_job(p, maintenance.media_orphan_cleanup)
     assert ids["old"] in media_ids(p)
     assert (p.media_root / "uploads" / "old.jpg").read_bytes() == b"old!!"
 
@@ -221,7 +213,7 @@ def test_a_stray_registered_during_the_run_is_kept(scene, monkeypatch):
         return strays
 
     monkeypatch.setattr(maintenance_orphans, "_find_strays", find_then_register)
-    result = run(p)
+    result = run_job(p, maintenance.media_orphan_cleanup)
     assert (p.media_root / "stray" / "old.bin").exists()
     assert {"path": "stray/old.bin", "reason": "a media row now names this file; kept"} in result["skipped"]
 
@@ -248,7 +240,7 @@ def test_the_platform_database_inside_the_media_root_survives(platform, tmp_path
     for f in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
         if f.exists():
             os.utime(f, (OLD, OLD))
-    result = run(platform, media_root=tmp_path)
+    result = run_job(platform, maintenance.media_orphan_cleanup, media_root=tmp_path)
     assert db.exists() and not (tmp_path / "old.txt").exists()
     assert platform.rows("SELECT COUNT(*) FROM users") == [(0,)]     # still a working database
     assert any(s["reason"] == "the platform database; never deleted" for s in result["skipped"])
@@ -258,7 +250,7 @@ def test_hard_linked_stray_is_left_alone(platform, tmp_path):
     outside = touch(tmp_path / "outside.bin", b"keep me")
     os.link(outside, platform.media_root / "hardlink.bin")
     os.utime(platform.media_root / "hardlink.bin", (OLD, OLD))
-    result = run(platform)
+    result = run_job(platform, maintenance.media_orphan_cleanup)
     assert (platform.media_root / "hardlink.bin").exists() and outside.read_bytes() == b"keep me"
     assert result["skipped"][0]["reason"].startswith("file has 2 hard links")
 
@@ -266,14 +258,14 @@ def test_hard_linked_stray_is_left_alone(platform, tmp_path):
 def test_media_root_given_through_a_symlink_works(platform, tmp_path):
     touch(platform.media_root / "gone.bin")
     os.symlink(platform.media_root, tmp_path / "alias")
-    result = run(platform, media_root=tmp_path / "alias")
+    result = run_job(platform, maintenance.media_orphan_cleanup, media_root=tmp_path / "alias")
     assert result["files_deleted"] == 1 and not (platform.media_root / "gone.bin").exists()
 
 
 def test_a_missing_media_root_fails_cleanly(platform, tmp_path):
     platform.media(platform.user(), "x.jpg", created_at=OLD_TS)
     with pytest.raises(JobFailed, match="does not exist"):
-        run(platform, media_root=tmp_path / "nowhere")
+        run_job(platform, maintenance.media_orphan_cleanup, media_root=tmp_path / "nowhere")
     assert platform.rows("SELECT COUNT(*) FROM media") == [(1,)]
 
 
@@ -309,9 +301,9 @@ def test_stray_transactions_are_cut_short_without_changing_the_outcome(tmp_path,
         begun.append(1)
         return real_transaction(*args)
 
-    run(clean)
+    run_job(clean, maintenance.media_orphan_cleanup)
     monkeypatch.setattr(maintenance_orphans, "STRAY_TX_SECONDS", -1)    # commit after every file
     monkeypatch.setattr(maintenance_orphans, "_strays_in_one_transaction", counting)
-    result = run(cut)
+    result = run_job(cut, maintenance.media_orphan_cleanup)
     assert len(begun) == 5 and result["stray_files_deleted"] == 5
     assert _state(cut) == _state(clean)

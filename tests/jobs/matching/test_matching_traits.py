@@ -3,19 +3,11 @@
 import numpy as np
 import pytest
 
-from jobctl.context import make_context
-from jobctl.errors import JobCancelled
+from builders import NOW, run_job
 from jobctl.jobs import matching
 from jobctl.jobs.matching.formulas import pomp_traits
-from builders import CancelAfterReports as CancelAfter
 
-NOW = "2026-11-29T03:00:00Z"
 TRAITS = ("openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism")
-
-
-def run_traits(platform, **params):
-    ctx = make_context(platform.conn, matching.build_user_traits.spec, {"now": NOW, **params})
-    return matching.build_user_traits(ctx)
 
 
 def traits_of(platform, uid):
@@ -36,7 +28,7 @@ def test_pomp_with_reverse_keyed_and_missing_items(platform):
     platform.answer(u, c[0][0], c[0][1][0])
     # extraversion: exactly half answered (1 of 2) => kept: position 1 => 0
     platform.answer(u, e[0][0], e[0][1][0])
-    run_traits(platform)
+    run_job(platform, matching.build_user_traits)
     o_, c_, e_, a_, n_, answered, at = traits_of(platform, u)
     assert o_ == pytest.approx(100 * (13 / 3 - 1) / 4)
     assert c_ is None and a_ is None and n_ is None     # too few answers / no items at all
@@ -50,7 +42,7 @@ def test_reverse_keyed_extremes_and_full_profile(platform):
     for t, ((q1, o1), (q2, o2)) in qs.items():
         platform.answer(u, q1, o1[4])      # 5
         platform.answer(u, q2, o2[0])      # reverse of 1 -> 5
-    run_traits(platform)
+    run_job(platform, matching.build_user_traits)
     assert traits_of(platform, u)[:6] == (100.0, 100.0, 100.0, 100.0, 100.0, 10)
 
 
@@ -64,7 +56,7 @@ def test_only_active_users_with_likert_answers_get_rows(platform):
     for uid in (active, hidden, deleted):
         platform.answer(uid, q, opts[2])
     platform.answer(match_only, m, mopts[0], accepted=[mopts[0]], importance=2)
-    result = run_traits(platform)
+    result = run_job(platform, matching.build_user_traits)
     assert [r[0] for r in platform.rows("SELECT user_id FROM user_traits")] == [active]
     assert traits_of(platform, active)[0] == 50.0
     assert result["users"] == 1
