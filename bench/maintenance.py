@@ -242,20 +242,13 @@ def add_feed_presort(db: Path) -> int:
 
 # -- timing ---------------------------------------------------------------------------------------------------
 
-#: Where each job is declared (imported directly: the whole catalogue need not be complete).
-FUNCS = {"stats-reconcile": ("maintenance", "stats_reconcile"),
-         "media-orphan-cleanup": ("maintenance", "media_orphan_cleanup"),
-         "feed-presort-cleanup": ("maintenance", "feed_presort_cleanup"),
-         "media-metadata-batch": ("media", "media_metadata_batch"),
-         "quiz-answer-stats": ("quiz", "quiz_answer_stats")}
 
 
 def _run_job(name: str, db: str, media: str, params: dict, out) -> None:
     try:
-        import importlib
+        from jobctl.registry import load_catalogue
 
-        module, func = FUNCS[name]
-        spec = getattr(importlib.import_module(f"jobctl.jobs.{module}"), func).spec
+        spec = load_catalogue().get(name)
         conn = connect(db)
         ensure_indexes(conn)
         given = {k: v for k, v in params.items() if spec.param(k) is not None}

@@ -1,4 +1,4 @@
-"""A plain per-pair reference for the matching group, straight from JOBS.md, for the tests.
+"""A plain per-pair reference for the matching group, written out pair by pair, for the tests.
 
 It reads the platform tables directly with SQL and loops over every ordered pair in Python —
 fine for a few dozen users. Arithmetic is done in the same order as jobctl.jobs.matching.formulas

@@ -1,6 +1,6 @@
 """media-orphan-cleanup: delete old unattached media rows with their files, and old stray files.
 
-Definitions (JOBS.md): a media row is *attached* when a non-deleted post uses it (post_media) or it
+Definitions: a media row is *attached* when a non-deleted post uses it (post_media) or it
 is a non-deleted user's avatar. An unattached row created more than ``grace_hours`` before ``now``
 is deleted with its file; a regular file under the media root that no media row names, with an mtime
 older than the grace period, is deleted too. The grace period protects uploads in progress.

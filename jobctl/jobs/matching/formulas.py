@@ -1,4 +1,4 @@
-"""The matching group's formulas as plain functions over numpy arrays (JOBS.md, section matching).
+"""The matching group's formulas as plain functions over numpy arrays.
 
 Everything here is exact float64 arithmetic in a fixed order of operations, so that a per-pair
 reference written with Python floats in the same order gives bit-identical scores:
