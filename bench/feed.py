@@ -37,9 +37,6 @@ from floors import print_floors  # noqa: E402  (bench/floors.py)
 
 OUT = ROOT / "bench" / "out"
 NOW = "2026-11-29T03:00:00Z"
-DERIVED = {"build-user-traits": "user_traits", "match-scores": "match_scores",
-           "content-features": "post_features", "trending": "trending_posts",
-           "affinity": "user_affinities", "feed-presort": "feed_presort"}
 
 
 def peak_mb() -> float:
@@ -196,7 +193,7 @@ def main() -> None:
         params = {"now": NOW} if spec.uses_now else {}
         secs, cpu, result = run_job(conn, spec, params)
         total, total_cpu = total + secs, total_cpu + cpu
-        table = DERIVED.get(spec.name)
+        table = spec.writes[0] if spec.writes else None
         rows = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] if table else 0
         print(f"{spec.name:<20}{secs:>8.2f}{cpu:>8.2f}{rows:>10}{rows / secs if secs else 0:>10.0f}{peak_mb():>9.0f}  "
               f"{json.dumps(result)[:150]}")

@@ -219,7 +219,7 @@ def add_feed_presort(db: Path) -> int:
         if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'feed_presort'").fetchone():
             return conn.execute("SELECT COUNT(*) FROM feed_presort").fetchone()[0]
         try:  # the feed job's own table definition, when it exists
-            from jobctl.jobs.feed_presort import FEED_PRESORT_DDL as ddl
+            from jobctl.jobs.feed.presort import FEED_PRESORT_DDL as ddl
         except ImportError:
             ddl = """CREATE TABLE feed_presort (user_id INTEGER NOT NULL, section TEXT NOT NULL,
                 position INTEGER NOT NULL, item_type TEXT NOT NULL, item_id INTEGER NOT NULL, score REAL,
@@ -243,20 +243,13 @@ def add_feed_presort(db: Path) -> int:
 
 # -- timing ---------------------------------------------------------------------------------------------------
 
-#: Where each job is declared (imported directly: the whole catalogue need not be complete).
-FUNCS = {"stats-reconcile": ("maintenance", "stats_reconcile"),
-         "media-orphan-cleanup": ("maintenance", "media_orphan_cleanup"),
-         "feed-presort-cleanup": ("maintenance", "feed_presort_cleanup"),
-         "media-metadata-batch": ("media", "media_metadata_batch"),
-         "quiz-answer-stats": ("quiz", "quiz_answer_stats")}
 
 
 def _run_job(name: str, db: str, media: str, params: dict, out) -> None:
     try:
-        import importlib
+        from jobctl.registry import load_catalogue
 
-        module, func = FUNCS[name]
-        spec = getattr(importlib.import_module(f"jobctl.jobs.{module}"), func).spec
+        spec = load_catalogue().get(name)
         conn = connect(db)
         ensure_indexes(conn)
         given = {k: v for k, v in params.items() if spec.param(k) is not None}

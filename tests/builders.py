@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from jobctl.context import Reporter, make_context
 from jobctl.db import connect
+from jobctl.registry import load_catalogue
 from jobctl.schema import create_platform
 
 NOW = "2026-11-29T03:00:00Z"
@@ -96,8 +98,21 @@ class Platform:
         return self.conn.execute(sql, args).fetchall()
 
 
+# -- running a job in this process ------------------------------------------------------------------
+
+def run_job(db, job, *, reporter=None, media_root=None, cursor=None, **params) -> dict:
+    """Run ``job`` (a job function, or a catalogue name) directly on ``db`` (a :class:`Platform` or a
+    connection), as the runner would but in this process: parameters resolved and range-checked, no
+    pause between batches, and ``now`` = :data:`NOW` for a job that takes it unless given."""
+    fn = load_catalogue().get(job).func if isinstance(job, str) else job
+    if fn.spec.uses_now:
+        params.setdefault("now", NOW)
+    conn = db.conn if isinstance(db, Platform) else db
+    root = media_root or getattr(db, "media_root", "media")
+    return fn(make_context(conn, fn.spec, params, reporter=reporter, media_root=root, cursor=cursor))
+
+
 # -- reporters that play an operator cancelling a job at a chosen batch boundary -------------------
-from jobctl.context import Reporter  # noqa: E402
 
 
 class CancelAtCheck(Reporter):

@@ -146,6 +146,15 @@ def columns(db: Path, table: str) -> list[str]:
         conn.close()
 
 
+def primary_key(db: Path, table: str) -> list[str]:
+    conn = _open(db)
+    try:
+        return [r[1] for r in sorted((r for r in conn.execute(f'PRAGMA table_info("{table}")') if r[5]),
+                                     key=lambda r: r[5])]
+    finally:
+        conn.close()
+
+
 def files(root: Path) -> dict[str, str]:
     """Every file under the media root: relative path -> sha256 (symlinks as 'link:target')."""
     out = {}
