@@ -110,3 +110,18 @@ def test_engine_skips_ineligible_tiles_and_counts_pairs():
     eng.run(tiles=tiles)
     assert eng.stats.tiles_skipped > 0
     assert 0 < eng.stats.candidates < eng.stats.pairs
+
+
+def test_blas_threads_limits_every_blas_and_restores_it():
+    from threadpoolctl import threadpool_info
+
+    from jobctl.jobs.matching.threads import blas_threads
+
+    def blas():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas()
+    with blas_threads(1) as limited:
+        assert limited == bool(before)
+        assert all(n == 1 for n in blas())
+    assert blas() == before
