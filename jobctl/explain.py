@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 
 from .ledger import Ledger
 from .timeutil import parse_iso
-from .render import duration, eta, fmt_duration, fmt_progress
+from .textfmt import duration, eta, fmt_duration, fmt_progress
 
 UPSTREAM_RE = re.compile(r"upstream job (?P<name>\S+) \(id (?P<id>\d+)\) (?P<what>.+)$")
 

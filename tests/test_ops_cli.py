@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from jobctl import schedule as sched
-from jobctl.cli import _complete_group, _complete_job, _complete_param, app
+from jobctl.cli import app
+from jobctl.cli.core import complete_group as _complete_group, complete_job as _complete_job, complete_param as _complete_param
 from jobctl.ledger import Ledger
 from test_explain import build_story
 from test_schedule import FOREIGN

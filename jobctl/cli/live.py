@@ -1,8 +1,6 @@
-"""Rendering for the CLI: rich tables on stdout, progress and messages on stderr.
-
-Nothing here changes state. Live progress reads the ledger from a thread of its own, so it
-works the same whether this process runs the jobs or a worker elsewhere does.
-"""
+"""The live view: the ledger polled from a thread of its own, drawn as rich bars on a terminal and
+as plain lines otherwise, so it works the same whether this process runs the jobs or a worker
+elsewhere does."""
 
 from __future__ import annotations
 
@@ -12,95 +10,14 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
 
-from rich.console import Console
 from rich.markup import escape
-from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
-from .ledger import FINAL, Ledger
-from .actions import public_job  # noqa: F401  (re-exported for older importers)
-from .timeutil import parse_iso
-
-STATUS_STYLE = {"queued": "cyan", "running": "yellow", "success": "green", "failed": "bold red",
-                "cancelled": "magenta"}
-
-
-def stdout() -> Console:
-    return Console(width=None if sys.stdout.isatty() else 200, soft_wrap=False)
-
-
-def stderr() -> Console:
-    return Console(stderr=True, width=None if sys.stderr.isatty() else 200)
-
-
-def emit_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
-
-
-def duration(job: dict, now: datetime | None = None) -> float | None:
-    a = parse_iso(job.get("started_at"))
-    if not a:
-        return None
-    b = parse_iso(job.get("finished_at")) or now or datetime.now(timezone.utc)
-    return (b - a).total_seconds()
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    m, s = divmod(int(seconds), 60)
-    if m < 60:
-        return f"{m}m{s:02d}s"
-    h, m = divmod(m, 60)
-    return f"{h}h{m:02d}m"
-
-
-def fmt_progress(job: dict) -> str:
-    done, total = job.get("progress_done") or 0, job.get("progress_total")
-    if total:
-        return f"{done}/{total} ({100 * done / total:.0f}%)"
-    return str(done) if done else "–"
-
-
-def status_text(status: str) -> str:
-    return f"[{STATUS_STYLE.get(status, '')}]{status}[/]"
-
-
-def short(text: str | None, n: int = 60) -> str:
-    if not text:
-        return ""
-    line = text.strip().splitlines()[0]
-    return line if len(line) <= n else line[: n - 1] + "…"
-
-
-def jobs_table(jobs: Iterable[dict], title: str | None = None) -> Table:
-    t = Table(title=title, show_lines=False)
-    for col in ("id", "job", "group", "status", "trigger", "started", "duration", "progress", "error"):
-        t.add_column(col, no_wrap=col != "error")
-    for j in jobs:
-        t.add_row(str(j["id"]), j["name"], j["group"], status_text(j["status"]), j.get("trigger") or "",
-                  (j.get("started_at") or "")[:19].replace("T", " "), fmt_duration(duration(j)),
-                  fmt_progress(j), escape(short(j.get("error"))))
-    return t
-
-
-def eta(job: dict, now: datetime | None = None) -> str:
-    done, total = job.get("progress_done") or 0, job.get("progress_total")
-    d = duration(job, now)
-    if not total or not done or not d:
-        return "–"
-    return fmt_duration(d * (total - done) / done)
-
-
-def stalled_banner(stalled: list[tuple[dict, str]]) -> Panel:
-    lines = [f"job {j['id']} {j['name']}: {reason}" for j, reason in stalled]
-    lines.append("Cancel them with `jobctl cancel ID`, or mark them failed with `jobctl stalled --cleanup`, then retry.")
-    return Panel("\n".join(lines), title=f"⚠ {len(stalled)} stalled job(s)", border_style="red")
+from ..actions import Settings
+from ..errors import UsageError
+from ..ledger import FINAL, Ledger
+from .render import duration, eta, fmt_duration, fmt_progress, short, status_text, stderr
 
 
 # -- live progress --------------------------------------------------------------------------------
@@ -193,3 +110,42 @@ class Watch(threading.Thread):
     def stop(self) -> None:
         self.halt.set()
         self.join(timeout=5)
+
+
+class StatusWatch(Watch):
+    """Every active job, including those queued after the watch began, until Ctrl-C (or ``iterations``)."""
+
+    overall_label = "[bold]active"
+
+    def __init__(self, ledger_path: Path, *, live: bool | None, every: float, iterations: int, after: float):
+        super().__init__(ledger_path, [], live=live, every=every, plain_every=max(5.0, every))
+        self.iterations, self.after, self._count = iterations, after, 0
+        self._warned: set[int] = set()
+
+    def _poll(self, ledger: Ledger) -> list[dict]:
+        for j in ledger.active():
+            if j["id"] not in self.ids:
+                self.ids.append(j["id"])
+        for j, reason in ledger.stalled(self.after):
+            if j["id"] not in self._warned:
+                self._warned.add(j["id"])
+                msg = f"job {j['id']} {j['name']} is stalled: {reason} (jobctl why {j['id']})"
+                self._line(msg) if not self.live else self.console.print(f"[bold red]⚠[/] {escape(msg)}")
+        self._count += 1
+        if self.iterations and self._count >= self.iterations:
+            self.halt.set()
+        return ledger.jobs(ids=self.ids, newest_first=False)
+
+
+def watch_status(settings: Settings, *, interval: float, iterations: int, after: float, as_json: bool,
+                 live: bool | None = None) -> None:
+    """`status --watch`: live bars on a terminal, plain lines otherwise, until Ctrl-C."""
+    if as_json:
+        raise UsageError("--watch shows a live view; leave out --json (or poll `status --json`)")
+    w = StatusWatch(settings.ledger_path, live=live, every=interval, iterations=iterations, after=after)
+    if not w.live:
+        w._line(f"watching {settings.ledger_path} every {interval:g}s" + ("" if iterations else "; Ctrl-C stops"))
+    try:
+        w.run()  # in this thread: Ctrl-C ends it
+    except KeyboardInterrupt:
+        pass
