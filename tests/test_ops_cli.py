@@ -231,7 +231,7 @@ def test_history_filters_and_columns(cli, story):
     toy = json.loads(cli("history", "--group", "toy", "--json").stdout)
     assert {j["name"] for j in toy} == {"toy-a", "toy-b", "toy-c"}
     text = cli("history", "--job", "toy-a").stdout
-    for col in ("id", "job", "group", "status", "trigger", "started", "duration", "progress", "error"):
+    for col in ("id", "job", "group", "status", "trigger", "started", "duration", "progress", "note"):
         assert col in text
     assert "cron" in text and "toy failure in batch 1" in text
 

@@ -8,7 +8,7 @@ import typer
 
 from ..errors import UsageError
 from .core import Json, command, complete_group, complete_job, settings_of
-from .render import emit_json, stdout
+from .render import Col, emit_json, emit_table, stdout
 
 
 @command("jobs")
@@ -23,14 +23,13 @@ def jobs_cmd(ctx: typer.Context,
         emit_json([{"name": s.name, "group": s.group, "description": s.description, "summary": s.summary,
                     "depends_on": list(s.depends_on), "params": [p.to_dict() for p in s.params]} for s in specs])
         return
-    from rich.table import Table
-    t = Table(title="jobctl catalogue")
-    for col in ("job", "group", "what it does", "depends on", "parameters"):
-        t.add_column(col)
+    cols = [Col("job"), Col("group", drop=3), Col("what it does", shrink=True, min=16, drop=4),
+            Col("depends on", shrink=True, min=10, drop=1), Col("parameters", shrink=True, min=10, drop=2)]
+    rows = []
     for s in specs:
         own = [p.name for p in s.params if p.name not in ("batch_size", "pause_ms", "now")]
-        t.add_row(s.name, s.group, s.summary, ", ".join(s.depends_on) or "–", ", ".join(own) or "–")
-    stdout().print(t)
+        rows.append([s.name, s.group, s.summary, ", ".join(s.depends_on) or "–", ", ".join(own) or "–"])
+    emit_table(cols, rows, title="jobctl catalogue (jobctl describe JOB says more)")
 
 
 @command("describe")

@@ -1,6 +1,12 @@
-"""The live view: the ledger polled from a thread of its own, drawn as rich bars on a terminal and
-as plain lines otherwise, so it works the same whether this process runs the jobs or a worker
-elsewhere does."""
+"""The live view: the ledger polled from a thread of its own, so it works the same whether this
+process runs the jobs or a worker elsewhere does.
+
+On a terminal it is one calm frame: queued rows static and dim, a bar only where a total is known,
+a rate measured over the last seconds, a batch ETA from the ledger's history of durations,
+smoothed; it redraws when something changed, else at most once a second while a job runs, and not
+at all when idle. Elsewhere (cron, a pipe) it writes one line per transition — queued, running and
+the outcome of every job, the first included — stamped with the ledger's own times.
+"""
 
 from __future__ import annotations
 
@@ -8,143 +14,346 @@ import json
 import sys
 import threading
 import time
+from collections import deque
 from datetime import datetime, timezone
 from pathlib import Path
-
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from statistics import median
 
 from ..actions import Settings
 from ..errors import UsageError
-from ..ledger import FINAL, Ledger
-from .render import duration, eta, fmt_duration, fmt_progress, short, status_text, stderr
+from ..textfmt import duration, fmt_duration
+from ..timeutil import parse_iso
+
+FINAL = ("success", "failed", "cancelled")
+LINE_MAX = 200  # characters of a log line after its time stamp
 
 
-# -- live progress --------------------------------------------------------------------------------
+def _say_result(job: dict) -> str:
+    """A result on one line: cut with … and a pointer to `jobctl show ID` when too long."""
+    text = json.dumps(job["result"], default=str, ensure_ascii=False)
+    room = LINE_MAX - 60 - len(job["name"])
+    if len(text) <= room:
+        return " " + text
+    cut = text[:room]
+    comma = cut.rfind(", ")
+    cut = cut[:comma] if comma > room // 2 else cut
+    return f" {cut}, … (all of it: jobctl show {job['id']})"
+
+
+def transition_line(job: dict, state: str) -> str:
+    """What one transition says, once, on one line."""
+    head = f"job {job['id']} {job['name']}"
+    if state == "queued":
+        return f"{head}: queued in batch {job['batch_id']}"
+    if state == "running":
+        return f"{head}: running" + (f" (attempt {job['attempt']})" if (job.get("attempt") or 1) > 1 else "")
+    took = f" in {fmt_duration(duration(job))}" if job.get("started_at") else ""
+    if state == "success":
+        warned = job.get("warnings") or []
+        if warned:
+            text = f"{head}: success{took} with {len(warned)} warning(s): {'; '.join(warned)}"
+            return text if len(text) <= LINE_MAX else text[:LINE_MAX - 30] + f"… (jobctl show {job['id']})"
+        return f"{head}: success{took}" + (_say_result(job) if job.get("result") else "")
+    error = (job.get("error") or "").strip().splitlines()
+    text = f"{head}: {state}{took}" + (f": {error[0]}" if error else "")
+    if len(text) > LINE_MAX or len(error) > 1:
+        text = text[:LINE_MAX - 30] + ("…" if len(text) > LINE_MAX else "") + f" (jobctl show {job['id']})"
+    return text
+
+
+def _stamp(ts: str | None) -> str:
+    dt = parse_iso(ts) or datetime.now(timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
 
 class Watch(threading.Thread):
-    """Polls the ledger for ``ids`` and renders progress: rich bars on a terminal, plain lines otherwise."""
+    """Shows the jobs ``ids`` until :meth:`stop`: a live frame on a terminal, lines otherwise."""
 
-    overall_label = "[bold]batch"
+    title = "batch"
 
     def __init__(self, ledger_path: Path, ids: list[int], *, live: bool | None = None, every: float = 0.5,
-                 plain_every: float = 5.0):
+                 console=None, say_earlier: bool = True):
         super().__init__(daemon=True, name="jobctl-watch")
-        self.ledger_path, self.ids = ledger_path, ids
+        self.ledger_path, self.ids = ledger_path, list(ids)
         self.live = sys.stderr.isatty() if live is None else live
-        self.every, self.plain_every = every, plain_every
+        self.every = every
         self.halt = threading.Event()
-        self.console = stderr()
-        self._seen: dict[int, str] = {}
-        self._last_plain: dict[int, float] = {}
+        self.console = console
+        self.say_earlier = say_earlier  # False: a job first seen says only where it is now
+        self.said: dict[int, set[str]] = {}
+        self.frames = 0
+        self._samples: dict[int, deque] = {}
+        self._typical: dict[str, float | None] = {}
+        self._deadline: float | None = None
+        self._t0 = time.monotonic()
+        self.jobs: list[dict] = []
 
+    # -- the loop ----------------------------------------------------------------------------
     def run(self) -> None:
+        from ..ledger import Ledger
         ledger = Ledger(self.ledger_path)
         try:
             if self.live:
                 self._run_live(ledger)
             else:
-                while True:
-                    halted = self.halt.is_set()
-                    self._plain(self._poll(ledger))
-                    if halted:
-                        break
-                    self.halt.wait(self.every)
+                self._run_plain(ledger)
         finally:
             ledger.close()
 
-    def _run_live(self, ledger: Ledger) -> None:
-        cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
-                TextColumn("{task.fields[status]}"), TextColumn("{task.fields[rate]}"), TimeRemainingColumn()]
-        with Progress(*cols, console=self.console, transient=False) as progress:
-            overall = progress.add_task(self.overall_label, total=len(self.ids), status="", rate="")
-            tasks = {}
+    def _run_plain(self, ledger) -> None:
+        while True:
+            halted = self.halt.is_set()
+            self.jobs = self._poll(ledger)
+            self._say_transitions(self.jobs)
+            if halted:
+                return
+            self.halt.wait(self.every)
+
+    def _run_live(self, ledger) -> None:
+        from rich.live import Live
+        from .render import stderr
+        console = self.console = self.console or stderr()
+        last_sig, last_draw = None, 0.0
+        with Live(console=console, auto_refresh=False, transient=False, redirect_stdout=False,
+                  redirect_stderr=False) as live:
             while True:
                 halted = self.halt.is_set()
-                jobs = self._poll(ledger)
-                for j in jobs:
-                    if j["id"] not in tasks:
-                        tasks[j["id"]] = progress.add_task(f"{j['name']} [dim]#{j['id']}[/]", total=None,
-                                                           status="", rate="")
-                    d = duration(j)
-                    rate = f"{j['progress_done'] / d:,.0f}/s" if d and j["progress_done"] else ""
-                    total = j["progress_total"]
-                    done = j["progress_done"] or 0
-                    if j["status"] == "success":
-                        total = total or max(done, 1)
-                        done = total
-                    progress.update(tasks[j["id"]], total=total, completed=done,
-                                    status=status_text(j["status"]), rate=rate)
-                progress.update(overall, total=len(jobs), completed=sum(j["status"] in FINAL for j in jobs))
+                self.jobs = self._poll(ledger)
+                now = time.monotonic()
+                self._sample(self.jobs, now)
+                sig = self._signature(self.jobs)
+                running = any(j["status"] == "running" for j in self.jobs)
+                if sig != last_sig or (running and now - last_draw >= 1.0) or halted:
+                    live.update(self.frame(self.jobs, console.width, now), refresh=True)
+                    self.frames += 1
+                    last_sig, last_draw = sig, now
                 if halted:
-                    break
+                    return
                 self.halt.wait(self.every)
 
-    def _poll(self, ledger: Ledger) -> list[dict]:
+    def _poll(self, ledger) -> list[dict]:
         """The jobs to show this round (a subclass may watch a changing set)."""
-        return ledger.jobs(ids=self.ids, newest_first=False)
-
-    def _plain(self, jobs: list[dict]) -> None:
-        t = time.monotonic()
+        jobs = ledger.jobs(ids=self.ids, newest_first=False)
         for j in jobs:
-            prev = self._seen.get(j["id"])
-            if prev != j["status"]:
-                self._seen[j["id"]] = j["status"]
-                self._last_plain[j["id"]] = t
-                extra = ""
-                if j["status"] in FINAL:
-                    extra = f" in {fmt_duration(duration(j))}"
-                    if j.get("error"):
-                        extra += f": {short(j['error'], 120)}"
-                    elif j.get("result"):
-                        extra += f" {json.dumps(j['result'], default=str)[:200]}"
-                self._line(f"job {j['id']} {j['name']}: {j['status']}{extra}")
-            elif j["status"] == "running" and t - self._last_plain.get(j["id"], 0) >= self.plain_every:
-                self._last_plain[j["id"]] = t
-                self._line(f"job {j['id']} {j['name']}: running {fmt_progress(j)}, eta {eta(j)}")
-
-    def _line(self, text: str) -> None:
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        print(f"{stamp} {text}", file=sys.stderr, flush=True)
+            if j["name"] not in self._typical:
+                past = ledger.durations(j["name"])
+                self._typical[j["name"]] = median(past) if past else None
+        return jobs
 
     def stop(self) -> None:
         self.halt.set()
-        self.join(timeout=5)
+        self.join(timeout=10)
 
+    # -- plain lines ---------------------------------------------------------------------------
+    def _say_transitions(self, jobs: list[dict]) -> None:
+        due = []
+        for j in jobs:
+            reached = [("queued", j["created_at"])]
+            if j.get("started_at"):
+                reached.append(("running", j["started_at"]))
+            if j["status"] in FINAL:
+                reached.append((j["status"], j.get("finished_at") or j.get("started_at") or j["created_at"]))
+            said = self.said.get(j["id"])
+            if said is None:
+                said = self.said[j["id"]] = set()
+                if not self.say_earlier:
+                    said.update(state for state, _ in reached[:-1])
+            due += [(at or "", j["id"], state, j) for state, at in reached if state not in said]
+        for at, _, state, j in sorted(due, key=lambda d: (d[0], d[1])):
+            self.said[j["id"]].add(state)
+            self.line(transition_line(j, state), at)
+
+    def line(self, text: str, at: str | None = None) -> None:
+        if self.live and self.console is not None:  # above the live frame, which rich redraws below
+            from rich.text import Text
+            self.console.print(Text(f"⚠ {text}", style="bold red"))
+            return
+        print(f"{_stamp(at)} {text}", file=sys.stderr, flush=True)
+
+    # -- the live frame --------------------------------------------------------------------------
+    def _signature(self, jobs: list[dict]) -> tuple:
+        return tuple((j["id"], j["status"], j.get("progress_done"), j.get("progress_total"),
+                      bool(j.get("cancel_requested"))) for j in jobs)
+
+    def _sample(self, jobs: list[dict], now: float) -> None:
+        for j in jobs:
+            if j["status"] == "running":
+                s = self._samples.setdefault(j["id"], deque(maxlen=40))
+                if not s or s[-1][1] != (j.get("progress_done") or 0):
+                    s.append((now, j.get("progress_done") or 0))
+
+    def rate(self, job: dict, now: float) -> float | None:
+        """Items per second over the last ten seconds of samples (else since the job started)."""
+        s = [p for p in self._samples.get(job["id"], ()) if now - p[0] <= 10]
+        if len(s) >= 2 and s[-1][0] - s[0][0] >= 1:
+            return (s[-1][1] - s[0][1]) / (s[-1][0] - s[0][0])
+        d = duration(job)
+        done = job.get("progress_done") or 0
+        return done / d if d and done and d >= 1 else None
+
+    def remaining(self, job: dict, now: float) -> float | None:
+        """Seconds ``job`` still needs: from its rate when it has one, else its typical duration."""
+        if job["status"] in FINAL:
+            return 0.0
+        typical = self._typical.get(job["name"])
+        done, total = job.get("progress_done") or 0, job.get("progress_total")
+        if job["status"] == "running":
+            r = self.rate(job, now)
+            if total and r and done < total:
+                return (total - done) / r
+            if typical is not None:
+                return max(typical - (duration(job) or 0), 0.5)
+            return None
+        return typical
+
+    def batch_eta(self, jobs: list[dict], now: float) -> float | None:
+        """Seconds left for every job shown, smoothed so that it drifts rather than jumps; None
+        while some job has neither a rate nor a history."""
+        parts = [self.remaining(j, now) for j in jobs]
+        if not jobs or any(p is None for p in parts):
+            self._deadline = None
+            return None
+        target = now + sum(parts)
+        self._deadline = target if self._deadline is None else self._deadline + 0.3 * (target - self._deadline)
+        return max(self._deadline - now, 0.0)
+
+    def frame(self, jobs: list[dict], width: int, now: float):
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
+        done = sum(j["status"] in FINAL for j in jobs)
+        head = Text.assemble((f"{self.title} ", "bold"), f"{done}/{len(jobs)} done")
+        elapsed = now - self._t0
+        head.append(f" · {fmt_clock(elapsed)} elapsed")
+        left = self.batch_eta(jobs, now) if done < len(jobs) else None
+        if left is not None:
+            head.append(f" · about {fmt_clock(left)} left")
+        bad = sum(j["status"] in ("failed", "cancelled") for j in jobs)
+        warned = sum(bool(j.get("warnings")) for j in jobs)
+        if bad:
+            head.append(f" · {bad} failed or cancelled", style="red")
+        if warned:
+            head.append(f" · {warned} with warnings", style="yellow")
+        name_w = max([len(j["name"]) for j in jobs] + [8]) + 8
+        bar_w = max(min(width - name_w - 46, 30), 6)
+        t = Table.grid(padding=(0, 1))
+        t.add_column(no_wrap=True)                                       # mark
+        t.add_column(no_wrap=True, overflow="ellipsis", max_width=name_w)  # name #id
+        t.add_column(no_wrap=True, width=bar_w)                         # bar
+        t.add_column(no_wrap=True, overflow="ellipsis")                  # words
+        for j in jobs:
+            t.add_row(*self._row(j, bar_w, now))
+        return Group(head, t) if jobs else head
+
+    def _row(self, j: dict, bar_w: int, now: float):
+        from rich.progress_bar import ProgressBar
+        from rich.text import Text
+        name = Text(f"{j['name']} #{j['id']}")
+        st = j["status"]
+        done, total = j.get("progress_done") or 0, j.get("progress_total")
+        if st == "queued":
+            name.stylize("dim")
+            typical = self._typical.get(j["name"])
+            return (Text("·", style="dim"), name, Text(""),
+                    Text("queued" + (f", usually {fmt_duration(typical)}" if typical else ""), style="dim"))
+        if st == "running":
+            words = []
+            if total:
+                words.append(f"{done:,}/{total:,}")
+                bar = ProgressBar(total=total, completed=min(done, total), width=bar_w)
+            else:
+                words.append(f"{done:,} done" if done else "starting")
+                bar = Text("")
+            r = self.rate(j, now)
+            if r:
+                words.append(f"{r:,.0f}/s" if r >= 10 else f"{r:.1f}/s")
+            rem = self.remaining(j, now)
+            if total and done >= total:
+                words.append("finishing")
+            elif rem is not None:
+                words.append(f"{fmt_clock(rem)} left")
+            if j.get("cancel_requested"):
+                words.append("cancelling")
+            return Text("▸", style="yellow"), name, bar, Text(" · ".join(words))
+        took = fmt_duration(duration(j))
+        if st == "success" and j.get("warnings"):
+            return (Text("⚠", style="yellow"), name, Text(""),
+                    Text(f"success in {took}, {len(j['warnings'])} warning(s): {j['warnings'][0]}", style="yellow"))
+        if st == "success":
+            return Text("✓", style="green"), name, Text(""), Text(f"success in {took}", style="green")
+        err = (j.get("error") or "").strip().splitlines()
+        return (Text("✗", style="red"), name, Text(""),
+                Text(f"{st}" + (f" in {took}" if j.get('started_at') else "") + (f": {err[0]}" if err else ""),
+                     style="red" if st == "failed" else "magenta"))
+
+
+def fmt_clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+# -- status --watch ------------------------------------------------------------------------------------
 
 class StatusWatch(Watch):
-    """Every active job, including those queued after the watch began, until Ctrl-C (or ``iterations``)."""
+    """Every batch with an active job, including batches queued after the watch began, until Ctrl-C
+    (or ``iterations``). When nothing is active it says so once and stops redrawing."""
 
-    overall_label = "[bold]active"
+    title = "active"
 
-    def __init__(self, ledger_path: Path, *, live: bool | None, every: float, iterations: int, after: float):
-        super().__init__(ledger_path, [], live=live, every=every, plain_every=max(5.0, every))
+    def __init__(self, ledger_path: Path, *, live: bool | None, every: float, iterations: int, after: float,
+                 console=None):
+        super().__init__(ledger_path, [], live=live, every=every, console=console, say_earlier=False)
         self.iterations, self.after, self._count = iterations, after, 0
         self._warned: set[int] = set()
+        self._batches: list[int] = []
+        self._idle_since: str | None = None
 
-    def _poll(self, ledger: Ledger) -> list[dict]:
-        for j in ledger.active():
-            if j["id"] not in self.ids:
-                self.ids.append(j["id"])
+    def _poll(self, ledger) -> list[dict]:
+        active = ledger.active()
+        for j in active:
+            if j["batch_id"] not in self._batches:
+                self._batches.append(j["batch_id"])
+        shown = [b for b in self._batches if any(j["batch_id"] == b for j in active)] or self._batches[-1:]
+        self._batches = [b for b in self._batches if b in shown]
+        ids = sorted({j["id"] for b in shown for j in ledger.jobs(batch_id=b, newest_first=False)}
+                     | {j["id"] for j in active})
+        self.ids = ids
         for j, reason in ledger.stalled(self.after):
             if j["id"] not in self._warned:
                 self._warned.add(j["id"])
-                msg = f"job {j['id']} {j['name']} is stalled: {reason} (jobctl why {j['id']})"
-                self._line(msg) if not self.live else self.console.print(f"[bold red]⚠[/] {escape(msg)}")
+                self.line(f"job {j['id']} {j['name']} is stalled: {reason} (jobctl why {j['id']})")
+        if active:
+            self._idle_since = None
+        elif self._idle_since is None:
+            self._idle_since = datetime.now(timezone.utc).strftime("%H:%M:%S")
+            if not self.live:
+                self.line("no active jobs" + (f"; last batch {self._batches[-1]} is done" if self._batches else ""))
         self._count += 1
         if self.iterations and self._count >= self.iterations:
             self.halt.set()
-        return ledger.jobs(ids=self.ids, newest_first=False)
+        self.title = "active" if active else f"idle since {self._idle_since} ·"
+        return super()._poll(ledger) if ids else []
+
+    def _signature(self, jobs: list[dict]) -> tuple:
+        return (self.title,) + super()._signature(jobs)
+
+    def frame(self, jobs: list[dict], width: int, now: float):
+        if not jobs:
+            from rich.text import Text
+            return Text(f"no active jobs (idle since {self._idle_since}); waiting for new batches, Ctrl-C stops",
+                        style="dim")
+        return super().frame(jobs, width, now)
 
 
 def watch_status(settings: Settings, *, interval: float, iterations: int, after: float, as_json: bool,
                  live: bool | None = None) -> None:
-    """`status --watch`: live bars on a terminal, plain lines otherwise, until Ctrl-C."""
+    """`status --watch`: the live frame on a terminal, plain lines otherwise, until Ctrl-C."""
     if as_json:
         raise UsageError("--watch shows a live view; leave out --json (or poll `status --json`)")
     w = StatusWatch(settings.ledger_path, live=live, every=interval, iterations=iterations, after=after)
     if not w.live:
-        w._line(f"watching {settings.ledger_path} every {interval:g}s" + ("" if iterations else "; Ctrl-C stops"))
+        w.line(f"watching {settings.ledger_path} every {interval:g}s" + ("" if iterations else "; Ctrl-C stops"))
     try:
         w.run()  # in this thread: Ctrl-C ends it
     except KeyboardInterrupt:

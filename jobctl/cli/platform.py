@@ -8,7 +8,7 @@ import typer
 
 from ..errors import UsageError
 from .core import Json, command, settings_of
-from .render import emit_json, stderr, stdout
+from .render import Col, emit_json, emit_table, stderr, stdout
 
 
 @command("demo")
@@ -42,9 +42,9 @@ def demo_cmd(ctx: typer.Context,
 
 @command("search")
 def search_cmd(ctx: typer.Context,
-               text: Annotated[Optional[str], typer.Argument(help="Plain words to look for.")] = None,
+               text: Annotated[Optional[str], typer.Argument(metavar="TEXT", help="Plain words to look for.", show_default=False)] = None,
                limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="At most this many results.")] = 20,
-               interest: Annotated[Optional[str], typer.Option("--interest", help="List the members of this interest.")] = None,
+               interest: Annotated[Optional[str], typer.Option("--interest", metavar="NAME", help="List the members of this interest.")] = None,
                as_json: Json = False):
     """Search the profile index (plain words, bm25 order), or list who likes an interest."""
     from ..searching import interest_members, search_profiles
@@ -59,11 +59,11 @@ def search_cmd(ctx: typer.Context,
     if as_json:
         emit_json([{k: r.get(k) for k in ("user_id", "display_name", "age", "city", "score")} for r in rows])
         return
-    from rich.table import Table
-    t = Table(title=f"people who like {interest}" if interest else f"search: {text}")
-    for col in ("user", "name", "age", "city", "score"):
-        t.add_column(col)
-    for r in rows:
-        t.add_row(str(r["user_id"]), r["display_name"], str(r.get("age") or ""), r.get("city") or "",
-                  "" if r.get("score") is None else f"{r['score']:.3g}")
-    stdout().print(t if rows else "no matches")
+    if not rows:
+        stdout().print("no matches")
+        return
+    cols = [Col("user", justify="right"), Col("name", shrink=True, min=10), Col("age", justify="right", drop=2),
+            Col("city", shrink=True, min=8, drop=3), Col("score", justify="right", drop=1)]
+    emit_table(cols, [[str(r["user_id"]), r["display_name"], str(r.get("age") or ""), r.get("city") or "",
+                       "" if r.get("score") is None else f"{r['score']:.3g}"] for r in rows],
+               title=f"people who like {interest}" if interest else f"search: {text}")

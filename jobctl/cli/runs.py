@@ -8,59 +8,46 @@ from typing import Annotated, Optional
 import typer
 
 from .. import actions
-from ..actions import public_job
 from ..actions import Settings, parse_kv
 from .core import After, JobId, Json, Params, command, complete_group, complete_job, settings_of
-from .live import Watch
-from .render import emit_json, fmt_duration, duration, jobs_table, short, status_text, stderr, stdout
+from .render import Col, emit_json, emit_table, fmt_duration, jobs_table, stderr, stdout, summary_line
 
 SUCCESS = "success"
 
 
-def _wait_and_report(settings: Settings, ledger, ids: list[int], *, live: bool | None = None) -> list[dict]:
+def _wait(settings: Settings, ids: list[int], *, live: bool | None = None) -> tuple[list[dict], bool]:
+    """Run ``ids`` here (or wait for workers) under the live view. Returns the final jobs and
+    whether the live frame (rather than log lines) showed them."""
     from ..runner import Interrupt, install_signal_handlers
+    from .live import Watch
     interrupt = Interrupt()
     restore = install_signal_handlers(interrupt)
-    watch = Watch(ledger.path, ids, live=live)
+    watch = Watch(settings.ledger_path, ids, live=live)
     watch.start()
     try:
         final = actions.execute(settings, ids, interrupt=interrupt)
     finally:
         watch.stop()
         restore()
-    return final
-
-
-def _summarise(final: list[dict], as_json: bool, batch_id: int | None = None) -> None:
-    ok = all(j["status"] == SUCCESS for j in final)
-    if as_json:
-        return
-    err = stderr()
-    for j in final:
-        if j["status"] != SUCCESS:
-            err.print(f"job {j['id']} {j['name']}: {status_text(j['status'])}: {short(j.get('error'), 200)}")
-    n_ok = sum(j["status"] == SUCCESS for j in final)
-    err.print(f"{'[green]done[/]' if ok else '[red]not all jobs succeeded[/]'}: {n_ok}/{len(final)} succeeded"
-              + (f" (batch {batch_id})" if batch_id else "") + "; details: jobctl show ID")
+    return final, watch.live
 
 
 @command("run")
 def run_cmd(ctx: typer.Context,
             job: Annotated[str, typer.Argument(metavar="JOB", help="The job to run.", autocompletion=complete_job)],
             param: Params = None, as_json: Json = False):
-    """Run one job now, in this process, and record it in the ledger ("Run New Job")."""
+    """Run one job now, in this process, and record it in the ledger ("Run New Job").
+
+    Its progress and outcome go to stderr, once; its result, as JSON, to stdout."""
     settings = settings_of(ctx)
     queued = actions.queue_run(settings, job, parse_kv(param))
-    final = _wait_and_report(settings, settings.ledger(), [queued["jobs"][0]["id"]])
+    final, _ = _wait(settings, [queued["jobs"][0]["id"]])
+    j = final[0]
     if as_json:
-        emit_json(public_job(final[0]))
-    else:
-        j = final[0]
-        stdout().print(f"job {j['id']} {j['name']}: {status_text(j['status'])} in {fmt_duration(duration(j))}")
-        if j.get("result") is not None:
-            emit_json(j["result"])
-        _summarise(final, as_json)
-    raise typer.Exit(0 if final[0]["status"] == SUCCESS else 1)
+        emit_json(j)
+    elif j.get("result") is not None:
+        emit_json(j["result"])
+    raise typer.Exit(0 if j["status"] == SUCCESS else 1)
 
 
 @command("enqueue")
@@ -81,33 +68,28 @@ def enqueue_cmd(ctx: typer.Context,
         if as_json:
             emit_json(rows)
             return
-        from rich.table import Table
-        t = Table(title="enqueue plan (nothing queued)")
-        for col in ("#", "job", "group", "why", "typical duration"):
-            t.add_column(col)
-        for i, r in enumerate(rows, 1):
-            t.add_row(str(i), r["name"], r["group"],
-                      r["reason"] if not r["reason"].startswith("needed by")
-                      else f"[yellow]{r['reason']}[/]", fmt_duration(r["typical_seconds"]))
-        stdout().print(t)
+        cols = [Col("#", justify="right"), Col("job", shrink=True, min=12), Col("group", drop=2),
+                Col("why", shrink=True, min=12, drop=3), Col("typical", drop=1, justify="right")]
+        emit_table(cols, [[str(i), r["name"], r["group"],
+                           (r["reason"], "yellow" if r["reason"].startswith("needed by") else ""),
+                           fmt_duration(r["typical_seconds"])] for i, r in enumerate(rows, 1)],
+                   title="enqueue plan (nothing queued)")
         return
     out = actions.enqueue(settings, jobs or [], group or [], all_jobs, given)
     batch_id, queued = out["batch_id"], out["jobs"]
-    ledger = settings.ledger()
-    ids = [j["id"] for j in queued]
     if not wait:
         if as_json:
             emit_json(out)
         else:
-            stdout().print(jobs_table(queued, title=f"batch {batch_id}: {len(queued)} job(s) queued"))
-            stderr().print("run them with `jobctl worker --once`, or enqueue with --wait")
+            jobs_table(queued, title=f"batch {batch_id}: {len(queued)} job(s) queued")
+            stderr().print("run them with `jobctl worker --once`, or enqueue with --wait; "
+                           "watch with `jobctl status --watch`")
         return
-    final = _wait_and_report(settings, ledger, ids)
+    final, _ = _wait(settings, [j["id"] for j in queued])
     if as_json:
-        emit_json({"batch_id": batch_id, "jobs": [public_job(j) for j in final]})
-    else:
-        stdout().print(jobs_table(final, title=f"batch {batch_id}"))
-        _summarise(final, as_json, batch_id)
+        emit_json({"batch_id": batch_id, "jobs": final})
+    else:  # the live frame or the log lines already showed every job: one line more, no table
+        stderr().print(summary_line(final, batch_id))
     raise typer.Exit(0 if all(j["status"] == SUCCESS for j in final) else 1)
 
 
@@ -151,18 +133,16 @@ def retry_cmd(ctx: typer.Context, job_id: JobId, param: Params = None,
     """Queue a failed or cancelled job again with the same parameters (-p overrides)."""
     settings = settings_of(ctx)
     job = actions.retry(settings, job_id, parse_kv(param))
-    ledger = settings.ledger()
     if not wait:
         if as_json:
-            emit_json(public_job(job))
+            emit_json(job)
         else:
-            stdout().print(f"job {job_id} queued again as job {job['id']} (attempt {job['attempt']})")
+            stdout().print(f"job {job_id} queued again as job {job['id']} (attempt {job['attempt']}); "
+                           f"run it with `jobctl worker --once`")
         return
-    final = _wait_and_report(settings, ledger, [job["id"]])
+    final, _ = _wait(settings, [job["id"]])
     if as_json:
-        emit_json(public_job(final[0]))
-    else:
-        _summarise(final, False)
+        emit_json(final[0])
     raise typer.Exit(0 if final[0]["status"] == SUCCESS else 1)
 
 
@@ -182,4 +162,6 @@ def stalled_cmd(ctx: typer.Context,
         return
     for row in rows:
         j, r = row["job"], row["reason"]
-        con.print(f"job {j['id']} {j['name']}: {r}" + (" → marked failed; `jobctl retry ID` re-runs it" if cleanup else ""))
+        con.print(f"job {j['id']} {j['name']}: {r}"
+                  + (f" → marked failed; `jobctl retry {j['id']}` re-runs it" if cleanup
+                     else f" (`jobctl cancel {j['id']}` or `jobctl stalled --cleanup`)"), markup=False)

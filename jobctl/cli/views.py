@@ -9,10 +9,10 @@ from rich.markup import escape
 
 from .. import actions
 from ..actions import public_job
-from ..errors import UsageError
 from .core import After, JobId, Json, command, complete_group, complete_job, settings_of
-from .render import (STATUS_STYLE, duration, emit_json, eta, fmt_duration, fmt_progress, jobs_table, stalled_banner,
-                     status_text, stdout)
+from ..timeutil import parse_iso, utcnow
+from .render import (STATUS_STYLE, Col, duration, emit_json, emit_table, eta, fmt_duration, fmt_progress, jobs_table,
+                     stalled_banner, status_cell, status_text, stdout, summary_line)
 
 
 @command("status")
@@ -34,32 +34,40 @@ def status_cmd(ctx: typer.Context, as_json: Json = False,
         return
     con = stdout()
     if stalled:
-        con.print(stalled_banner(stalled))
+        con.print(stalled_banner(stalled), highlight=False)
     if not active:
         con.print("no active jobs")
-        return
-    from rich.table import Table
-    t = Table(title="active jobs")
-    for col in ("id", "job", "group", "status", "progress", "eta", "heartbeat", "batch"):
-        t.add_column(col)
-    for j in active:
-        t.add_row(str(j["id"]), j["name"], j["group"], status_text(j["status"]), fmt_progress(j), eta(j),
-                  (j.get("heartbeat_at") or "")[11:19], str(j.get("batch_id") or ""))
-    con.print(t)
+    else:
+        cols = [Col("id", justify="right"), Col("job", shrink=True, min=12), Col("status"),
+                Col("progress", justify="right", drop=5), Col("eta", drop=3, justify="right"),
+                Col("heartbeat", drop=2), Col("batch", drop=1, justify="right"), Col("group", drop=4)]
+        now = utcnow()
+        emit_table(cols, [[str(j["id"]), j["name"], status_cell(j), fmt_progress(j), eta(j),
+                           _ago(j.get("heartbeat_at"), now), str(j.get("batch_id") or ""), j["group"]]
+                          for j in active], title="active jobs")
+    last = ledger.jobs(limit=1)
+    if last and last[0]["batch_id"]:
+        batch = ledger.jobs(batch_id=last[0]["batch_id"], newest_first=False)
+        if batch and all(j["status"] in ("success", "failed", "cancelled") for j in batch):
+            con.print("last " + summary_line(batch, last[0]["batch_id"]), highlight=False)
+
+
+def _ago(ts: str | None, now) -> str:
+    at = parse_iso(ts)
+    return f"{fmt_duration(max((now - at).total_seconds(), 0))} ago" if at else "–"
 
 
 @command("history")
 def history_cmd(ctx: typer.Context,
-                job: Annotated[Optional[str], typer.Option("--job", help="Only this job.", autocompletion=complete_job)] = None,
-                status: Annotated[Optional[str], typer.Option("--status", help="queued, running, success, failed or cancelled.")] = None,
+                job: Annotated[Optional[str], typer.Option("--job", metavar="JOB", help="Only this job.", autocompletion=complete_job)] = None,
+                status: Annotated[Optional[str], typer.Option("--status", metavar="STATUS", help="queued, running, success, failed or cancelled; warning: successes with warnings.")] = None,
                 group: Annotated[Optional[str], typer.Option("--group", "-g", metavar="GROUP", help="Only jobs of this group.", autocompletion=complete_group)] = None,
-                since: Annotated[Optional[str], typer.Option("--since", help="e.g. 7d, 12h or an ISO time.")] = None,
+                since: Annotated[Optional[str], typer.Option("--since", metavar="WHEN", help="Only jobs queued since: e.g. 7d, 12h or an ISO time.")] = None,
                 limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many jobs.")] = 50,
                 as_json: Json = False):
     """Past and present jobs, newest first."""
     settings = settings_of(ctx)
-    if status is not None and status not in actions.STATUSES:
-        raise UsageError(f"unknown status {status!r}: choose queued, running, success, failed or cancelled")
+    actions.check_status(status)
     if job is not None:
         settings.catalogue().get(job)
     if group is not None:
@@ -71,7 +79,7 @@ def history_cmd(ctx: typer.Context,
     if not rows:
         stdout().print("no jobs match")
         return
-    stdout().print(jobs_table(rows, title="job history (newest first)"))
+    jobs_table(rows, title="job history (newest first)")
 
 
 @command("show")
@@ -90,7 +98,9 @@ def show_cmd(ctx: typer.Context, job_id: JobId,
         return
     import json as _json
     con = stdout()
-    con.print(f"[bold]job {job['id']}[/] {job['name']} ([cyan]{job['group']}[/]) — {status_text(job['status'])}")
+    warned = job.get("warnings") or []
+    con.print(f"[bold]job {job['id']}[/] {escape(job['name'])} ([cyan]{escape(job['group'])}[/]) — "
+              f"{status_text(job['status'])}" + (f" [yellow]with {len(warned)} warning(s)[/]" if warned else ""))
     for label, key in (("batch", "batch_id"), ("trigger", "trigger"), ("attempt", "attempt"), ("retry of", "retry_of"),
                        ("created", "created_at"), ("started", "started_at"), ("finished", "finished_at"),
                        ("heartbeat", "heartbeat_at"), ("worker", "worker_pid")):
@@ -98,17 +108,19 @@ def show_cmd(ctx: typer.Context, job_id: JobId,
             val = job[key]
             if key == "worker_pid":
                 val = f"pid {job['worker_pid']} on {job.get('worker_host')}"
-            con.print(f"  {label:<10} {val}")
+            con.print(f"  {label:<10} {val}", markup=False)
     con.print(f"  {'duration':<10} {fmt_duration(duration(job))}")
     con.print(f"  {'progress':<10} {fmt_progress(job)}")
-    con.print(f"  {'params':<10} {_json.dumps(job['params'])}")
+    con.print(f"  {'params':<10} {_json.dumps(job['params'])}", markup=False)
+    for w in warned:
+        con.print(f"  [yellow]warning[/]    {escape(w)}")
     if deps:
-        con.print("  depends on " + ", ".join(f"{d['name']} #{d['id']} ({d['status']})" for d in deps))
+        con.print("  depends on " + ", ".join(f"{d['name']} #{d['id']} ({d['status']})" for d in deps), markup=False)
     if job.get("result") is not None:
         con.print("[bold]result[/]")
         con.print(_json.dumps(job["result"], indent=2), markup=False, highlight=False)
     if job.get("error"):
-        con.print(f"[bold red]error[/] {job['error']}", markup=True, highlight=False)
+        con.print(f"[bold red]error[/] {escape(job['error'])}", highlight=False)
     if job.get("traceback"):
         con.print("[bold]traceback[/]")
         con.print(job["traceback"], markup=False, highlight=False)
