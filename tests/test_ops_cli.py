@@ -54,7 +54,7 @@ def test_show_prints_what_install_would_write(cli, env, tmp_path):
     assert f"JOBCTL_DB={env.db}" in line and f"JOBCTL_LEDGER={env.ledger}" in line
     assert f"JOBCTL_MEDIA_ROOT={env.media}" in line and "JOBCTL_TRIGGER=cron" in line
     assert "enqueue --group toy -p n=2 --wait" in line and f">> {tmp_path}/jobctl-cron.log 2>&1" in line
-    assert "# jobctl:nightly installed " in line
+    assert line.endswith("# jobctl:nightly") and "installed" not in line  # nothing installed yet
     assert "later: @daily" in res.stdout and "jobctl enqueue toy-x --wait" in res.stdout  # disabled, with a note
     data = json.loads(cli("schedule", "show", "--config", str(toy_schedule(tmp_path)), "--json").stdout)
     assert [e["name"] for e in data["entries"]] == ["nightly", "later"] and data["entries"][1]["line"] is None

@@ -62,8 +62,7 @@ def schedule_show(ctx: typer.Context, crontab_file: CrontabFile = None, config: 
     schedule = _load(config)
     sched.check_names(schedule, settings.catalogue())
     paths = _paths(settings, schedule)
-    at = fmt_ts(datetime.now(timezone.utc))
-    rows = [dict(e.to_dict(), line=sched.render_line(e, sched.entry_command(e, paths), at) if e.enabled else None)
+    rows = [dict(e.to_dict(), line=sched.render_line(e, sched.entry_command(e, paths), None) if e.enabled else None)
             for e in schedule.entries]
     if as_json:
         emit_json({"source": schedule.source, "log": str(paths.log), "timezone": schedule.timezone,

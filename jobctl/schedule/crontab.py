@@ -110,8 +110,9 @@ def parse_installed(text: str) -> list[Installed]:
     return out
 
 
-def render_line(entry: Entry, command: str, at: str) -> str:
-    return f"{entry.cron} {command} # {MARK}{entry.name} installed {at}"
+def render_line(entry: Entry, command: str, at: str | None) -> str:
+    """The crontab line of ``entry``; ``at`` (the install time) is None for a line not installed."""
+    return f"{entry.cron} {command} # {MARK}{entry.name}" + (f" installed {at}" if at else "")
 
 
 @dataclass
