@@ -49,7 +49,7 @@ def test_the_ledger_keeps_warnings_and_history_filters_on_them(env, toy_registry
     assert json.loads(runner.invoke(app, [*args, "show", str(clean), "--json"]).stdout)["warnings"] == []
     text = runner.invoke(app, [*args, "history"], env={"COLUMNS": "80"}).stdout
     line = next(x for x in text.splitlines() if x.strip().startswith(str(warned)))
-    assert "success ⚠1" in line and "4 items failed" in line
+    assert "success ⚠1" in line and "4 items fail" in line
     shown = runner.invoke(app, [*args, "show", str(warned)]).stdout
     assert "with 1 warning(s)" in shown and "4 items failed: media 7" in shown
     status = runner.invoke(app, [*args, "status"]).stdout

@@ -219,13 +219,16 @@ class Watch(threading.Thread):
 
     def frame(self, jobs: list[dict], width: int, now: float):
         from rich.console import Group
-        from rich.table import Table
         from rich.text import Text
 
         done = sum(j["status"] in FINAL for j in jobs)
         head = Text.assemble((f"{self.title} ", "bold"), f"{done}/{len(jobs)} done")
-        elapsed = now - self._t0
-        head.append(f" · {fmt_clock(elapsed)} elapsed")
+        created = [parse_iso(j["created_at"]) for j in jobs if j.get("created_at")]
+        if created and done == len(jobs):  # the batch's own span, not this watch's
+            ends = [parse_iso(j["finished_at"]) for j in jobs if j.get("finished_at")]
+            head.append(f" · took {fmt_clock((max(ends) - min(created)).total_seconds())}" if ends else "")
+        elif created:
+            head.append(f" · {fmt_clock((datetime.now(timezone.utc) - min(created)).total_seconds())} elapsed")
         left = self.batch_eta(jobs, now) if done < len(jobs) else None
         if left is not None:
             head.append(f" · about {fmt_clock(left)} left")
@@ -235,36 +238,35 @@ class Watch(threading.Thread):
             head.append(f" · {bad} failed or cancelled", style="red")
         if warned:
             head.append(f" · {warned} with warnings", style="yellow")
-        name_w = max([len(j["name"]) for j in jobs] + [8]) + 8
-        bar_w = max(min(width - name_w - 46, 30), 6)
-        t = Table.grid(padding=(0, 1))
-        t.add_column(no_wrap=True)                                       # mark
-        t.add_column(no_wrap=True, overflow="ellipsis", max_width=name_w)  # name #id
-        t.add_column(no_wrap=True, width=bar_w)                         # bar
-        t.add_column(no_wrap=True, overflow="ellipsis")                  # words
+        name_w = min(max([len(f"{j['name']} #{j['id']}") for j in jobs] + [8]), max(width // 3, 12))
+        bar_w = max(min(width - name_w - 40, 24), 8)
+        lines = [head]
         for j in jobs:
-            t.add_row(*self._row(j, bar_w, now))
-        return Group(head, t) if jobs else head
+            mark, words, bar = self._row(j, bar_w, now)
+            name = Text(f"{j['name']} #{j['id']}", style="dim" if j["status"] == "queued" else "")
+            name.truncate(name_w, overflow="ellipsis", pad=True)
+            line = Text.assemble(mark, " ", name, " ", bar if bar is not None else " " * bar_w, " ", words)
+            line.truncate(width - 1, overflow="ellipsis")
+            lines.append(line)
+        return Group(*lines)
 
     def _row(self, j: dict, bar_w: int, now: float):
-        from rich.progress_bar import ProgressBar
+        """(mark, words, bar or None) for one job: a bar only for a running job with a known total."""
         from rich.text import Text
-        name = Text(f"{j['name']} #{j['id']}")
         st = j["status"]
         done, total = j.get("progress_done") or 0, j.get("progress_total")
         if st == "queued":
-            name.stylize("dim")
             typical = self._typical.get(j["name"])
-            return (Text("·", style="dim"), name, Text(""),
-                    Text("queued" + (f", usually {fmt_duration(typical)}" if typical else ""), style="dim"))
+            return (Text("·", style="dim"),
+                    Text("queued" + (f", usually {fmt_duration(typical)}" if typical else ""), style="dim"), None)
         if st == "running":
-            words = []
+            words, bar = [], None
             if total:
                 words.append(f"{done:,}/{total:,}")
-                bar = ProgressBar(total=total, completed=min(done, total), width=bar_w)
+                filled = round(bar_w * min(done, total) / total)
+                bar = Text.assemble(("━" * filled, "yellow"), ("─" * (bar_w - filled), "grey42"))
             else:
                 words.append(f"{done:,} done" if done else "starting")
-                bar = Text("")
             r = self.rate(j, now)
             if r:
                 words.append(f"{r:,.0f}/s" if r >= 10 else f"{r:.1f}/s")
@@ -275,17 +277,18 @@ class Watch(threading.Thread):
                 words.append(f"{fmt_clock(rem)} left")
             if j.get("cancel_requested"):
                 words.append("cancelling")
-            return Text("▸", style="yellow"), name, bar, Text(" · ".join(words))
+            return Text("▸", style="yellow"), Text(" · ".join(words)), bar
         took = fmt_duration(duration(j))
         if st == "success" and j.get("warnings"):
-            return (Text("⚠", style="yellow"), name, Text(""),
-                    Text(f"success in {took}, {len(j['warnings'])} warning(s): {j['warnings'][0]}", style="yellow"))
+            return (Text("⚠", style="yellow"),
+                    Text(f"success in {took}, {len(j['warnings'])} warning(s): {j['warnings'][0]}", style="yellow"),
+                    None)
         if st == "success":
-            return Text("✓", style="green"), name, Text(""), Text(f"success in {took}", style="green")
+            return Text("✓", style="green"), Text(f"success in {took}", style="green"), None
         err = (j.get("error") or "").strip().splitlines()
-        return (Text("✗", style="red"), name, Text(""),
+        return (Text("✗", style="red"),
                 Text(f"{st}" + (f" in {took}" if j.get('started_at') else "") + (f": {err[0]}" if err else ""),
-                     style="red" if st == "failed" else "magenta"))
+                     style="red" if st == "failed" else "magenta"), None)
 
 
 def fmt_clock(seconds: float) -> str:

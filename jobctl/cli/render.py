@@ -78,13 +78,15 @@ def note_of(job: dict) -> str:
 @dataclass
 class Col:
     """A column: ``drop`` 0 never drops (higher numbers drop first when the width runs short);
-    ``shrink`` columns are cut with an ellipsis down to ``min`` before anything drops."""
+    ``shrink`` columns are cut with an ellipsis, down to ``want`` before anything drops and down
+    to ``min`` before the columns that may drop are all gone."""
 
     name: str
     drop: int = 0
     shrink: bool = False
     min: int = 4
     justify: str = "left"
+    want: int = 0
 
 
 Cell = "str | tuple[str, str]"  # text, or (text, rich style)
@@ -95,7 +97,7 @@ def _plain(cell) -> str:
     return " ".join(str(text).split())
 
 
-PAD = 3  # per column: one space of padding each side and the box's column divider
+PAD = 2  # per column: one space of padding on its right and the box's column divider
 
 
 def _natural(cols: Sequence[Col], rows: list[list]) -> list[int]:
@@ -113,13 +115,17 @@ def fit(cols: Sequence[Col], rows: list[list], width: int) -> dict[int, int]:
     natural = _natural(cols, rows)
     keep = list(range(len(cols)))
 
-    def need(idx):
-        return sum(_floor(cols[i], natural[i]) + PAD for i in idx)
+    def need(idx, floor=_floor):
+        return sum(floor(cols[i], natural[i]) + PAD for i in idx)
+
+    def wanted(c: Col, n: int) -> int:
+        return max(_floor(c, n), min(n, c.want))
 
     for i in sorted((i for i, c in enumerate(cols) if c.drop), key=lambda i: -cols[i].drop):
-        if need(keep) <= width:
+        if need(keep, wanted) <= width:
             break
-        keep.remove(i)
+        if need(keep) > width or cols[i].want == 0:
+            keep.remove(i)
     widths = {i: _floor(cols[i], natural[i]) for i in keep}
     room = width - need(keep)
     for i in keep:
@@ -144,7 +150,7 @@ def emit_table(cols: Sequence[Col], rows: list[list], *, title: str | None = Non
     from rich.text import Text
     con = console or stdout(width)
     widths = fit(cols, rows, con.width)
-    t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), title_justify="left",
+    t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0), title_justify="left",
               expand=False, show_edge=False)
     for i, w in widths.items():
         t.add_column(cols[i].name if len(cols[i].name) <= w else cols[i].name[:max(w - 1, 1)] + "…",
@@ -160,7 +166,7 @@ def emit_table(cols: Sequence[Col], rows: list[list], *, title: str | None = Non
     con.print(t)
 
 
-JOB_COLS = [Col("id", justify="right"), Col("job", shrink=True, min=12), Col("group", drop=4),
+JOB_COLS = [Col("id", justify="right"), Col("job", shrink=True, min=12, want=24), Col("group", drop=4),
             Col("status"), Col("trigger", drop=5), Col("started", drop=2), Col("duration", drop=3, justify="right"),
             Col("progress", drop=6, justify="right"), Col("note", drop=1, shrink=True, min=10)]
 
