@@ -141,3 +141,18 @@ def test_eta_is_smoothed():
     w._typical["b"] = 40.0  # a sudden new estimate moves the ETA only part of the way
     assert 20.0 < w.batch_eta(jobs, 101.0) < 49.0
     assert json.dumps(w.batch_eta([_job(3, "c", "queued", started_at=None)], 102.0)) == "null"
+
+
+def test_run_says_each_event_once(env, toy_registry, monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)
+    res = runner.invoke(app, [*env.args, "run", "toy-a", "-p", "n=2"])
+    assert res.exit_code == 0, res.output
+    result = json.loads(res.stdout)
+    lines = [x.split(" ", 1)[1] for x in res.stderr.splitlines()]
+    assert lines == ["job 1 toy-a: queued in batch 1", "job 1 toy-a: running", "job 1 toy-a: success in "
+                     + lines[2].rsplit(" ", 1)[1]], lines
+    assert json.dumps(result) not in res.stderr
+    res = runner.invoke(app, [*env.args, "enqueue", "toy-b", "--wait"])
+    summary = res.stderr.splitlines()[-1]
+    assert summary.startswith("batch 2: 2/2 succeeded") and "ID" not in summary
+    assert sum("toy-b: success" in x for x in res.stderr.splitlines()) == 1 and res.stdout == ""

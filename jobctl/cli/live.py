@@ -40,8 +40,8 @@ def _say_result(job: dict) -> str:
     return f" {cut}, … (all of it: jobctl show {job['id']})"
 
 
-def transition_line(job: dict, state: str) -> str:
-    """What one transition says, once, on one line."""
+def transition_line(job: dict, state: str, *, result: bool = True) -> str:
+    """What one transition says, once, on one line (``result``: with the job's result)."""
     head = f"job {job['id']} {job['name']}"
     if state == "queued":
         return f"{head}: queued in batch {job['batch_id']}"
@@ -53,7 +53,7 @@ def transition_line(job: dict, state: str) -> str:
         if warned:
             text = f"{head}: success{took} with {len(warned)} warning(s): {'; '.join(warned)}"
             return text if len(text) <= LINE_MAX else text[:LINE_MAX - 30] + f"… (jobctl show {job['id']})"
-        return f"{head}: success{took}" + (_say_result(job) if job.get("result") else "")
+        return f"{head}: success{took}" + (_say_result(job) if result and job.get("result") else "")
     error = (job.get("error") or "").strip().splitlines()
     text = f"{head}: {state}{took}" + (f": {error[0]}" if error else "")
     if len(text) > LINE_MAX or len(error) > 1:
@@ -72,7 +72,7 @@ class Watch(threading.Thread):
     title = "batch"
 
     def __init__(self, ledger_path: Path, ids: list[int], *, live: bool | None = None, every: float = 0.5,
-                 console=None, say_earlier: bool = True):
+                 console=None, say_earlier: bool = True, results: bool = True):
         super().__init__(daemon=True, name="jobctl-watch")
         self.ledger_path, self.ids = ledger_path, list(ids)
         self.live = sys.stderr.isatty() if live is None else live
@@ -80,6 +80,7 @@ class Watch(threading.Thread):
         self.halt = threading.Event()
         self.console = console
         self.say_earlier = say_earlier  # False: a job first seen says only where it is now
+        self.results = results  # False when the command prints the result itself (run)
         self.said: dict[int, set[str]] = {}
         self.frames = 0
         self._samples: dict[int, deque] = {}
@@ -161,7 +162,7 @@ class Watch(threading.Thread):
             due += [(at or "", j["id"], state, j) for state, at in reached if state not in said]
         for at, _, state, j in sorted(due, key=lambda d: (d[0], d[1])):
             self.said[j["id"]].add(state)
-            self.line(transition_line(j, state), at)
+            self.line(transition_line(j, state, result=self.results), at)
 
     def line(self, text: str, at: str | None = None) -> None:
         if self.live and self.console is not None:  # above the live frame, which rich redraws below

@@ -15,14 +15,15 @@ from .render import Col, emit_json, emit_table, fmt_duration, jobs_table, stderr
 SUCCESS = "success"
 
 
-def _wait(settings: Settings, ids: list[int], *, live: bool | None = None) -> tuple[list[dict], bool]:
+def _wait(settings: Settings, ids: list[int], *, live: bool | None = None,
+          results: bool = True) -> tuple[list[dict], bool]:
     """Run ``ids`` here (or wait for workers) under the live view. Returns the final jobs and
     whether the live frame (rather than log lines) showed them."""
     from ..runner import Interrupt, install_signal_handlers
     from .live import Watch
     interrupt = Interrupt()
     restore = install_signal_handlers(interrupt)
-    watch = Watch(settings.ledger_path, ids, live=live)
+    watch = Watch(settings.ledger_path, ids, live=live, results=results)
     watch.start()
     try:
         final = actions.execute(settings, ids, interrupt=interrupt)
@@ -41,7 +42,7 @@ def run_cmd(ctx: typer.Context,
     Its progress and outcome go to stderr, once; its result, as JSON, to stdout."""
     settings = settings_of(ctx)
     queued = actions.queue_run(settings, job, parse_kv(param))
-    final, _ = _wait(settings, [queued["jobs"][0]["id"]])
+    final, _ = _wait(settings, [queued["jobs"][0]["id"]], results=False)  # stdout has it
     j = final[0]
     if as_json:
         emit_json(j)
