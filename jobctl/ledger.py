@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from .db import connect, transaction
 from .errors import LedgerError, NotFound, TransitionRefused
+from .outcome import warnings_in
 from .registry import params_key
 from .timeutil import now_iso, parse_iso
 
@@ -76,23 +77,6 @@ SCHEMA_VERSION = len(MIGRATIONS)
 JOB_COLUMNS = ("id, name, grp, params, batch_id, position, status, trigger, created_at, started_at, "
                "finished_at, heartbeat_at, progress_done, progress_total, cursor, result, error, traceback, "
                "attempt, retry_of, worker_pid, worker_host, cancel_requested, warnings")
-
-
-def warnings_in(result: Any) -> list[str]:
-    """The warnings a job's result carries: its own ``"warnings"`` (a list of strings, or one), and
-    positive ``"failed"`` / ``"skipped"`` item counts (with the first of its ``"errors"``). A job
-    with warnings still succeeded; the warnings say which part of its work it could not do."""
-    if not isinstance(result, dict):
-        return []
-    own = result.get("warnings")
-    out = [str(w) for w in own] if isinstance(own, (list, tuple)) else ([str(own)] if own else [])
-    errors = result.get("errors") if isinstance(result.get("errors"), list) else []
-    for key in ("failed", "skipped"):
-        n = result.get(key)
-        if isinstance(n, int) and not isinstance(n, bool) and n > 0:
-            first = f": {errors[0]}" if key == "failed" and errors else ""
-            out.append(f"{n} item{'s' if n != 1 else ''} {key}{first}")
-    return out
 
 
 def job_dict(row: sqlite3.Row | None) -> dict | None:

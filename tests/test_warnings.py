@@ -7,7 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from jobctl.cli import app
-from jobctl.ledger import SCHEMA_VERSION, Ledger, warnings_in
+from jobctl.ledger import SCHEMA_VERSION, Ledger
+from jobctl.outcome import warnings_in
 
 runner = CliRunner()
 
