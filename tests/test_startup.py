@@ -37,6 +37,6 @@ def test_everyday_commands_stay_light(tmp_path, env):
     _, jobs = ledger.enqueue([("toy-a", "toy", {}, [])])
     ledger.close()
     for args in (["--help"], ["status"], ["history"], ["show", str(jobs[0]["id"])], ["why", str(jobs[0]["id"])],
-                 ["status", "--json"], ["history", "--json"]):
+                 ["status", "--json"], ["history", "--json"], ["history", "--job", "toy-a"]):
         _, after = _probe([*env.args, *args], tmp_path)
         assert after == [], (args, after)
