@@ -15,14 +15,13 @@ import sys
 import threading
 import time
 from collections import deque
-from datetime import datetime, timezone
 from pathlib import Path
 from statistics import median
 
 from ..actions import Settings
 from ..errors import UsageError
 from ..textfmt import duration, fmt_duration
-from ..timeutil import parse_iso
+from ..timeutil import fmt_ts, parse_iso, utcnow
 
 FINAL = ("success", "failed", "cancelled")
 LINE_MAX = 200  # characters of a log line after its time stamp
@@ -62,8 +61,7 @@ def transition_line(job: dict, state: str, *, result: bool = True) -> str:
 
 
 def _stamp(ts: str | None) -> str:
-    dt = parse_iso(ts) or datetime.now(timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return fmt_ts(parse_iso(ts) or utcnow())
 
 
 class Watch(threading.Thread):
@@ -229,7 +227,7 @@ class Watch(threading.Thread):
             ends = [parse_iso(j["finished_at"]) for j in jobs if j.get("finished_at")]
             head.append(f" · took {fmt_clock((max(ends) - min(created)).total_seconds())}" if ends else "")
         elif created:
-            head.append(f" · {fmt_clock((datetime.now(timezone.utc) - min(created)).total_seconds())} elapsed")
+            head.append(f" · {fmt_clock((utcnow() - min(created)).total_seconds())} elapsed")
         left = self.batch_eta(jobs, now) if done < len(jobs) else None
         if left is not None:
             head.append(f" · about {fmt_clock(left)} left")
@@ -330,7 +328,7 @@ class StatusWatch(Watch):
         if active:
             self._idle_since = None
         elif self._idle_since is None:
-            self._idle_since = datetime.now(timezone.utc).strftime("%H:%M:%S")
+            self._idle_since = fmt_ts(utcnow())[11:19]
             if not self.live:
                 self.line("no active jobs" + (f"; last batch {self._batches[-1]} is done" if self._batches else ""))
         self._count += 1

@@ -8,7 +8,7 @@ a missed slot, a failed, cancelled or stalled cron run, an overlap), 2 when it c
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -18,7 +18,7 @@ from rich.markup import escape
 from .. import schedule as sched
 from ..actions import Settings
 from ..errors import UsageError
-from ..timeutil import fmt_ts, parse_ts
+from ..timeutil import fmt_ts, parse_ts, utcnow
 from .core import Json, app, command, settings_of
 from .render import STATUS_STYLE, emit_json, stderr, stdout
 
@@ -102,7 +102,7 @@ def schedule_install(ctx: typer.Context, crontab_file: CrontabFile = None, confi
     store = sched.crontab_store(crontab_file)
     old = store.read()
     wanted = [(e, sched.entry_command(e, paths)) for e in schedule.enabled()]
-    new, change = sched.merge(old, wanted, fmt_ts(datetime.now(timezone.utc)))
+    new, change = sched.merge(old, wanted, fmt_ts(utcnow()))
     if new != old:
         store.write(new)
     if as_json:
@@ -148,7 +148,7 @@ def schedule_check(ctx: typer.Context, crontab_file: CrontabFile = None, config:
     Exit 0 when all is well, 1 when a problem is found, 2 when the check cannot run."""
     settings = settings_of(ctx)
     schedule = _load(config)
-    at = datetime.now(timezone.utc)
+    at = utcnow()
     if now:
         try:
             at = parse_ts(now)
