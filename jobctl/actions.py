@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .errors import ParamError, UsageError
 from .timeutil import now_iso, parse_ts, utcnow
@@ -197,16 +197,18 @@ def queue_run(settings: Settings, job: str, params: dict[str, str] | None = None
     return {"batch_id": batch_id, "jobs": [public_job(j) for j in queued]}
 
 
-def execute(settings: Settings, ids: list[int], *, interrupt: "Interrupt | None" = None) -> list[dict]:
+def execute(settings: Settings, ids: list[int], *, interrupt: "Interrupt | None" = None,
+            on_wait: "Callable | None" = None) -> list[dict]:
     """Run the jobs ``ids`` in this process (or wait for workers that took them) until each is final.
-    Setting ``interrupt`` stops the job in hand at its batch boundary and cancels the rest.
+    Setting ``interrupt`` stops the job in hand at its batch boundary and cancels the rest;
+    ``on_wait`` goes to the runner's wait loop (called while other processes run the jobs).
     Returns the final job objects in the order of ``ids``."""
     from .runner import Interrupt, Runner, run_until_done
     ledger = settings.ledger()
     runner = Runner(ledger=ledger, registry=settings.catalogue(), db_path=settings.db,
                     media_root=settings.media_root, interrupt=interrupt if interrupt is not None else Interrupt())
     try:
-        return [public_job(j) for j in run_until_done(runner, list(ids))]
+        return [public_job(j) for j in run_until_done(runner, list(ids), on_wait=on_wait)]
     finally:
         runner.close()
 

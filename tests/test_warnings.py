@@ -59,14 +59,14 @@ def test_the_ledger_keeps_warnings_and_history_filters_on_them(env, toy_registry
     assert bad.exit_code == 2 and "warning" in bad.stderr
 
 
-def test_a_ledger_of_schema_1_gains_the_warnings_column(tmp_path):
+def test_an_older_ledger_gains_the_warnings_column(tmp_path):
     path = tmp_path / "old.db"
     Ledger(path).close()
     conn = sqlite3.connect(path)
     conn.execute("ALTER TABLE jobs DROP COLUMN warnings")
-    conn.execute("PRAGMA user_version = 1")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")  # the warnings migration is the newest
     conn.commit()
     conn.close()
     ledger = Ledger(path)
-    assert ledger.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert ledger.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert _finished(ledger, {"failed": 2}) and ledger.jobs(status="warning")[0]["warnings"] == ["2 items failed"]
