@@ -123,7 +123,15 @@ class Watch(threading.Thread):
                 sig = self._signature(self.jobs)
                 running = any(j["status"] == "running" for j in self.jobs)
                 if sig != last_sig or (running and now - last_draw >= 1.0) or halted:
-                    live.update(self.frame(self.jobs, console.width, now), refresh=True)
+                    frame = self.frame(self.jobs, console.width, now)
+                    # A terminal that knows synchronized output (DEC mode 2026) shows the frame whole,
+                    # never half drawn; others ignore the two sequences.
+                    if console.is_terminal:
+                        console.file.write("\x1b[?2026h")
+                    live.update(frame, refresh=True)
+                    if console.is_terminal:
+                        console.file.write("\x1b[?2026l")
+                        console.file.flush()
                     self.frames += 1
                     last_sig, last_draw = sig, now
                 if halted:
