@@ -6,10 +6,9 @@ import functools
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from .core import Json, UserId, app, command, settings_of
-from .render import emit_json, stdout
+from .render import emit_json, escape, stdout
 
 inspect_app = typer.Typer(no_args_is_help=True, help="Look at derived data as an operator checks it after a run.")
 app.add_typer(inspect_app, name="inspect", help="Look at derived data as an operator checks it after a run.")

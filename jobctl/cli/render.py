@@ -19,7 +19,7 @@ from ..textfmt import duration, eta, fmt_duration, fmt_progress, short
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["STATUS_STYLE", "Col", "duration", "emit_json", "emit_table", "eta", "fmt_duration", "fmt_progress",
+__all__ = ["STATUS_STYLE", "Col", "duration", "emit_json", "emit_table", "escape", "eta", "fmt_duration", "fmt_progress",
            "jobs_table", "short", "summary_line", "stalled_banner", "status_cell", "status_text", "stderr", "stdout"]
 
 STATUS_STYLE = {"queued": "cyan", "running": "yellow", "success": "green", "failed": "bold red",
@@ -48,6 +48,12 @@ def stdout(width: int | None = None) -> "Console":
 
 def stderr() -> "Console":
     return _console(sys.stderr, None)
+
+
+def escape(text: str) -> str:
+    """``text`` safe inside rich markup (rich is imported when something is printed, not before)."""
+    from rich.markup import escape as rich_escape
+    return rich_escape(text)
 
 
 def emit_json(obj) -> None:

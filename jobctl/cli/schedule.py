@@ -10,17 +10,18 @@ from __future__ import annotations
 import functools
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.markup import escape
 
-from .. import schedule as sched
 from ..actions import Settings
 from ..errors import UsageError
 from ..timeutil import fmt_ts, parse_ts, utcnow
 from .core import Json, app, command, settings_of
-from .render import STATUS_STYLE, emit_json, stderr, stdout
+from .render import STATUS_STYLE, emit_json, escape, stderr, stdout
+
+if TYPE_CHECKING:  # imported where used: the schedule modules are not needed to start jobctl
+    from .. import schedule as sched
 
 schedule_app = typer.Typer(no_args_is_help=True, help="The recommended schedule as crontab entries: show, install, "
                                                      "uninstall, check.")
@@ -35,10 +36,12 @@ Config = Annotated[Optional[Path], typer.Option(
 
 
 def _load(config: Path | None) -> sched.Schedule:
+    from .. import schedule as sched
     return sched.load_schedule(config)
 
 
 def _paths(settings: Settings, schedule: sched.Schedule) -> sched.Paths:
+    from .. import schedule as sched
     return sched.Paths.from_settings(settings, schedule)
 
 
@@ -58,6 +61,7 @@ def _isoz(obj):
 @command(target=schedule_app, name="show")
 def schedule_show(ctx: typer.Context, crontab_file: CrontabFile = None, config: Config = None, as_json: Json = False):
     """Print the crontab entries `schedule install` would write, and the entries left out."""
+    from .. import schedule as sched
     settings = settings_of(ctx)
     schedule = _load(config)
     sched.check_names(schedule, settings.catalogue())
@@ -93,6 +97,7 @@ def schedule_install(ctx: typer.Context, crontab_file: CrontabFile = None, confi
 
     Idempotent: entries already installed unchanged are left alone; jobctl entries no longer in the
     schedule are removed."""
+    from .. import schedule as sched
     settings = settings_of(ctx)
     schedule = _load(config)
     sched.check_names(schedule, settings.catalogue())
@@ -123,6 +128,7 @@ def schedule_install(ctx: typer.Context, crontab_file: CrontabFile = None, confi
 @command(target=schedule_app, name="uninstall")
 def schedule_uninstall(ctx: typer.Context, crontab_file: CrontabFile = None, as_json: Json = False):
     """Remove jobctl's entries (and only them) from the crontab."""
+    from .. import schedule as sched
     store = sched.crontab_store(crontab_file)
     old = store.read()
     new, removed = sched.remove_all(old)
@@ -146,6 +152,7 @@ def schedule_check(ctx: typer.Context, crontab_file: CrontabFile = None, config:
     """Compare the crontab with the schedule and the ledger with both: missed slots, failed runs, overlaps.
 
     Exit 0 when all is well, 1 when a problem is found, 2 when the check cannot run."""
+    from .. import schedule as sched
     settings = settings_of(ctx)
     schedule = _load(config)
     at = utcnow()
@@ -181,6 +188,7 @@ def schedule_check(ctx: typer.Context, crontab_file: CrontabFile = None, config:
 
 
 def _print_check(report: dict, schedule: sched.Schedule) -> None:
+    from .. import schedule as sched
     con = stdout()
     p = functools.partial(con.print, highlight=False)
     tz = schedule.timezone or "local time"

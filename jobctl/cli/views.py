@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
 
 from .. import actions
 from ..actions import public_job
 from .core import After, JobId, Json, command, complete_group, complete_job, settings_of
 from ..timeutil import parse_iso, utcnow
-from .render import (STATUS_STYLE, Col, duration, emit_json, emit_table, eta, fmt_duration, fmt_progress, jobs_table,
+from .render import (STATUS_STYLE, escape, Col, duration, emit_json, emit_table, eta, fmt_duration, fmt_progress, jobs_table,
                      stalled_banner, status_cell, status_text, stdout, summary_line)
 
 
