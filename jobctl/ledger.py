@@ -16,13 +16,16 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterable
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .db import connect, transaction
 from .errors import LedgerError, NotFound, TransitionRefused
+from .outcome import warnings_in
 from .registry import params_key
+from .timeutil import now_iso, parse_iso
+
+if TYPE_CHECKING:  # sqlite-utils is imported only to migrate: `jobctl status` starts without it
+    import sqlite_utils
 
 
 class Status(str, Enum):
@@ -36,20 +39,7 @@ class Status(str, Enum):
         return self.value
 
 
-ACTIVE = (Status.QUEUED.value, Status.RUNNING.value)
 FINAL = (Status.SUCCESS.value, Status.FAILED.value, Status.CANCELLED.value)
-TRIGGERS = ("manual", "cron", "retry", "worker")
-
-
-def now_iso(now: datetime | None = None) -> str:
-    dt = now or datetime.now(timezone.utc)
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def parse_iso(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 # -- schema and migrations ---------------------------------------------------------------------
@@ -76,12 +66,17 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
     db["events"].create_index(["job_id", "id"], index_name="events_job")
 
 
-MIGRATIONS = [_m1_initial]
+def _m2_warnings(db: sqlite_utils.Database) -> None:
+    """A job that succeeded but skipped or failed some items keeps them here (a JSON list)."""
+    db["jobs"].add_column("warnings", str)
+
+
+MIGRATIONS = [_m1_initial, _m2_warnings]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 JOB_COLUMNS = ("id, name, grp, params, batch_id, position, status, trigger, created_at, started_at, "
                "finished_at, heartbeat_at, progress_done, progress_total, cursor, result, error, traceback, "
-               "attempt, retry_of, worker_pid, worker_host, cancel_requested")
+               "attempt, retry_of, worker_pid, worker_host, cancel_requested, warnings")
 
 
 def job_dict(row: sqlite3.Row | None) -> dict | None:
@@ -94,6 +89,7 @@ def job_dict(row: sqlite3.Row | None) -> dict | None:
     d["result"] = json.loads(d["result"]) if d["result"] else None
     d["cursor"] = json.loads(d["cursor"]) if d["cursor"] else None
     d["cancel_requested"] = bool(d["cancel_requested"])
+    d["warnings"] = json.loads(d["warnings"]) if d.get("warnings") else []
     return d
 
 
@@ -132,6 +128,7 @@ class Ledger:
                               f"understands ({SCHEMA_VERSION}); upgrade jobctl")
         with transaction(self.conn):
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]  # re-read under the lock
+            import sqlite_utils
             db = sqlite_utils.Database(self.conn)
             for step in MIGRATIONS[version:]:
                 step(db)
@@ -151,6 +148,9 @@ class Ledger:
              since: str | None = None, batch_id: int | None = None, ids: Iterable[int] | None = None,
              limit: int | None = None, newest_first: bool = True) -> list[dict]:
         where, args = [], []
+        if status == "warning":  # not a status: a success that carries warnings
+            status = None
+            where.append("status = 'success' AND warnings IS NOT NULL")
         for col, val in (("name", name), ("status", status), ("grp", group), ("batch_id", batch_id)):
             if val is not None:
                 where.append(f"{col} = ?")
@@ -299,12 +299,16 @@ class Ledger:
 
     def finish(self, job_id: int, result: dict | None, now: datetime | None = None) -> None:
         ts = now_iso(now)
+        warned = warnings_in(result)
         with self._tx() as c:
             self._guard(c.execute(
-                "UPDATE jobs SET status='success', finished_at=?, heartbeat_at=?, result=?, "
+                "UPDATE jobs SET status='success', finished_at=?, heartbeat_at=?, result=?, warnings=?, "
                 "progress_done=COALESCE(progress_total, progress_done) WHERE id=? AND status='running'",
-                (ts, ts, json.dumps(result), job_id)), job_id, "finish")
-            self._event(c, job_id, "info", "succeeded", ts)
+                (ts, ts, json.dumps(result), json.dumps(warned) if warned else None, job_id)), job_id, "finish")
+            if warned:
+                self._event(c, job_id, "warning", f"succeeded with {len(warned)} warning(s): {'; '.join(warned)}", ts)
+            else:
+                self._event(c, job_id, "info", "succeeded", ts)
 
     def fail(self, job_id: int, error: str, tb: str | None = None, now: datetime | None = None) -> list[int]:
         """running → failed; queued downstream jobs are cancelled. Returns their ids."""
