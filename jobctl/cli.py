@@ -10,43 +10,27 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from . import actions
 from . import graph as graphmod
-from .errors import JobctlError, ParamError, UsageError
-from .ledger import Ledger, Status, now_iso
-from .registry import JobSpec, Registry, load_catalogue
-from .render import (Watch, emit_json, eta, fmt_duration, fmt_progress, jobs_table, public_job, short,
+from .actions import MAX_ID, Settings, parse_kv, public_job
+from .errors import JobctlError, UsageError
+from .ledger import Ledger, Status
+from .registry import load_catalogue
+from .render import (Watch, duration, emit_json, eta, fmt_duration, fmt_progress, jobs_table, short,
                      stalled_banner, status_text, stderr, stdout)
-from .runner import Interrupt, Runner, install_signal_handlers, run_until_done, work
+from .runner import Interrupt, Runner, install_signal_handlers, work
 from .schema import open_platform
 
 app = typer.Typer(
     name="jobctl", no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False,
     help="Run and watch the jobs that keep a dating platform's derived data fresh.",
 )
-
-
-@dataclass
-class Settings:
-    db: Path
-    ledger_path: Path
-    media_root: Path
-    trigger: str = "manual"
-
-    def ledger(self) -> Ledger:
-        return Ledger(self.ledger_path)
-
-    def catalogue(self) -> Registry:
-        return load_catalogue()
-
-    def platform(self):
-        return open_platform(self.db)
 
 
 def _complete_job(incomplete: str) -> list[str]:
@@ -98,42 +82,8 @@ def _settings(ctx: typer.Context) -> Settings:
     return ctx.obj
 
 
-def parse_kv(items: list[str] | None) -> dict[str, str]:
-    out = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ParamError(f"-p expects KEY=VALUE, got {item!r}")
-        out[key.strip()] = value
-    return out
-
-
-def params_for(spec: JobSpec, given: dict[str, str], *, strict: bool) -> dict:
-    """Resolve ``given`` against ``spec`` (strict: every key must be one of its parameters)."""
-    mine = given if strict else {k: v for k, v in given.items() if spec.param(k) is not None}
-    return spec.resolve_params(mine)
-
-
-def check_media_root(settings: Settings, specs: list[JobSpec]) -> None:
-    if any(getattr(s, "uses_media", False) for s in specs) and not settings.media_root.is_dir():
-        raise UsageError(f"media root not found: {settings.media_root} (pass --media-root or set JOBCTL_MEDIA_ROOT)")
-
-
-def validate(settings: Settings, plan: list[tuple[JobSpec, dict]]) -> None:
-    """Everything that can be refused before queueing: the platform, the media root, job hooks."""
-    conn = settings.platform()
-    try:
-        check_media_root(settings, [s for s, _ in plan])
-        for spec, params in plan:
-            if spec.validate is not None:
-                spec.validate(conn, params)
-    finally:
-        conn.close()
-
-
 Params = Annotated[Optional[list[str]], typer.Option("-p", "--param", help="KEY=VALUE, parsed by the parameter's type.",
                                                     autocompletion=_complete_param)]
-MAX_ID = 2 ** 63 - 1  # SQLite's largest integer
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
@@ -215,13 +165,11 @@ def _runner(settings: Settings, ledger: Ledger, interrupt: Interrupt) -> Runner:
 def _wait_and_report(settings: Settings, ledger: Ledger, ids: list[int], *, live: bool | None = None) -> list[dict]:
     interrupt = Interrupt()
     restore = install_signal_handlers(interrupt)
-    runner = _runner(settings, ledger, interrupt)
     watch = Watch(ledger.path, ids, live=live)
     watch.start()
     try:
-        final = run_until_done(runner, ids)
+        final = actions.execute(settings, ids, interrupt=interrupt)
     finally:
-        runner.close()
         watch.stop()
         restore()
     return final
@@ -246,27 +194,17 @@ def run_cmd(ctx: typer.Context,
             param: Params = None, as_json: Json = False):
     """Run one job now, in this process, and record it in the ledger ("Run New Job")."""
     settings = _settings(ctx)
-    spec = settings.catalogue().get(job)
-    params = params_for(spec, parse_kv(param), strict=True)
-    validate(settings, [(spec, params)])
-    ledger = settings.ledger()
-    batch_id, jobs = ledger.enqueue([(spec.name, spec.group, params, [])], trigger=settings.trigger,
-                                    request={"run": spec.name})
-    final = _wait_and_report(settings, ledger, [jobs[0]["id"]])
+    queued = actions.queue_run(settings, job, parse_kv(param))
+    final = _wait_and_report(settings, settings.ledger(), [queued["jobs"][0]["id"]])
     if as_json:
         emit_json(public_job(final[0]))
     else:
         j = final[0]
-        stdout().print(f"job {j['id']} {j['name']}: {status_text(j['status'])} in {fmt_duration(_dur(j))}")
+        stdout().print(f"job {j['id']} {j['name']}: {status_text(j['status'])} in {fmt_duration(duration(j))}")
         if j.get("result") is not None:
             emit_json(j["result"])
         _summarise(final, as_json)
     raise typer.Exit(0 if final[0]["status"] == Status.SUCCESS else 1)
-
-
-def _dur(job: dict) -> float | None:
-    from .render import duration
-    return duration(job)
 
 
 @command("enqueue")
@@ -281,24 +219,9 @@ def enqueue_cmd(ctx: typer.Context,
                 as_json: Json = False):
     """Bulk enqueue: the named jobs and groups plus everything they depend on, in dependency order."""
     settings = _settings(ctx)
-    reg = settings.catalogue()
-    specs = graphmod.resolve(reg, jobs or [], group or [], all_jobs)
     given = parse_kv(param)
-    for key in given:
-        if not any(s.param(key) for s in specs):
-            raise ParamError(f"no job of this batch takes parameter {key!r}")
-    resolved = [(s, params_for(s, given, strict=False)) for s in specs]
-    requested_groups = set(group or [])
-    named = set(jobs or [])
     if plan:
-        ledger = settings.ledger()
-        rows = []
-        for s, p in resolved:
-            why = ("named" if s.name in named else "group " + s.group if s.group in requested_groups or all_jobs
-                   else f"needed by the batch (from group {s.group})")
-            typical = ledger.durations(s.name)
-            rows.append({"name": s.name, "group": s.group, "reason": why, "params": p,
-                         "typical_seconds": sorted(typical)[len(typical) // 2] if typical else None})
+        rows = actions.plan_batch(settings, jobs or [], group or [], all_jobs, given)
         if as_json:
             emit_json(rows)
             return
@@ -308,19 +231,17 @@ def enqueue_cmd(ctx: typer.Context,
             t.add_column(col)
         for i, r in enumerate(rows, 1):
             t.add_row(str(i), r["name"], r["group"],
-                      r["reason"] if r["reason"] in ("named",) or r["reason"].startswith("group")
+                      r["reason"] if not r["reason"].startswith("needed by")
                       else f"[yellow]{r['reason']}[/]", fmt_duration(r["typical_seconds"]))
         stdout().print(t)
         return
-    validate(settings, resolved)
+    out = actions.enqueue(settings, jobs or [], group or [], all_jobs, given)
+    batch_id, queued = out["batch_id"], out["jobs"]
     ledger = settings.ledger()
-    request = {"jobs": list(named), "groups": sorted(requested_groups), "all": all_jobs, "params": given}
-    batch_id, queued = ledger.enqueue([(s.name, s.group, p, list(s.depends_on)) for s, p in resolved],
-                                      trigger=settings.trigger, request=request)
     ids = [j["id"] for j in queued]
     if not wait:
         if as_json:
-            emit_json({"batch_id": batch_id, "jobs": [public_job(j) for j in queued]})
+            emit_json(out)
         else:
             stdout().print(jobs_table(queued, title=f"batch {batch_id}: {len(queued)} job(s) queued"))
             stderr().print("run them with `jobctl worker --once`, or enqueue with --wait")
@@ -389,20 +310,6 @@ def status_cmd(ctx: typer.Context, as_json: Json = False,
     con.print(t)
 
 
-def parse_since(text: str | None) -> str | None:
-    if not text:
-        return None
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    t = text.strip()
-    if t and t[-1] in units and t[:-1].isdigit():
-        return now_iso(datetime.now(timezone.utc) - timedelta(seconds=int(t[:-1]) * units[t[-1]]))
-    from .timeutil import parse_ts
-    try:
-        return now_iso(parse_ts(t))
-    except ValueError:
-        raise UsageError(f"--since expects e.g. 7d, 12h, 30m or an ISO time, got {text!r}") from None
-
-
 @command("history")
 def history_cmd(ctx: typer.Context,
                 job: Annotated[Optional[str], typer.Option("--job", help="Only this job.", autocompletion=_complete_job)] = None,
@@ -419,7 +326,7 @@ def history_cmd(ctx: typer.Context,
         settings.catalogue().get(job)
     if group is not None:
         settings.catalogue().in_group(group)
-    rows = settings.ledger().jobs(name=job, status=status, group=group, since=parse_since(since), limit=limit)
+    rows = settings.ledger().jobs(name=job, status=status, group=group, since=actions.parse_since(since), limit=limit)
     if as_json:
         emit_json([public_job(j) for j in rows])
         return
@@ -478,7 +385,7 @@ def show_cmd(ctx: typer.Context, job_id: Annotated[int, typer.Argument(metavar="
 def cancel_cmd(ctx: typer.Context, job_id: Annotated[int, typer.Argument(metavar="ID", min=1, max=MAX_ID)],
                after: Annotated[float, typer.Option("--after", help="Seconds without heartbeat that count as stalled.")] = 300):
     """Cancel a job: queued at once; running at its next batch boundary; stalled at once."""
-    what = _settings(ctx).ledger().cancel(job_id, stalled_after=after)
+    what = actions.cancel(_settings(ctx), job_id, after=after)["outcome"]
     if what == "cancelled":
         stdout().print(f"job {job_id} cancelled")
     else:
@@ -491,12 +398,8 @@ def retry_cmd(ctx: typer.Context, job_id: Annotated[int, typer.Argument(metavar=
               as_json: Json = False):
     """Queue a failed or cancelled job again with the same parameters (-p overrides)."""
     settings = _settings(ctx)
+    job = actions.retry(settings, job_id, parse_kv(param))
     ledger = settings.ledger()
-    old = ledger.get(job_id)
-    spec = settings.catalogue().get(old["name"])
-    params = spec.resolve_params({**old["params"], **parse_kv(param)})
-    validate(settings, [(spec, params)])
-    job = ledger.retry(job_id, params, trigger="retry")
     if not wait:
         if as_json:
             emit_json(public_job(job))
@@ -517,18 +420,16 @@ def stalled_cmd(ctx: typer.Context,
                 cleanup: Annotated[bool, typer.Option("--cleanup", help="Mark them failed so they can be re-run.")] = False,
                 as_json: Json = False):
     """Running jobs with no heartbeat for --after seconds, or whose process is gone."""
-    if after < 0:
-        raise UsageError("--after must not be negative")
-    ledger = _settings(ctx).ledger()
-    rows = ledger.cleanup_stalled(after) if cleanup else ledger.stalled(after)
+    rows = actions.stalled(_settings(ctx), after=after, cleanup=cleanup)
     if as_json:
-        emit_json([{"job": public_job(j), "reason": r, "cleaned_up": cleanup} for j, r in rows])
+        emit_json(rows)
         return
     con = stdout()
     if not rows:
         con.print("no stalled jobs")
         return
-    for j, r in rows:
+    for row in rows:
+        j, r = row["job"], row["reason"]
         con.print(f"job {j['id']} {j['name']}: {r}" + (" → marked failed; `jobctl retry ID` re-runs it" if cleanup else ""))
 
 

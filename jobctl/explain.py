@@ -22,7 +22,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from .ledger import Ledger, parse_iso
+from .ledger import Ledger
+from .timeutil import parse_iso
 from .render import duration, eta, fmt_duration, fmt_progress
 
 UPSTREAM_RE = re.compile(r"upstream job (?P<name>\S+) \(id (?P<id>\d+)\) (?P<what>.+)$")
@@ -38,7 +39,7 @@ class Explanation:
     chain: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        from .render import public_job
+        from .actions import public_job
         return {"target": self.target, "state": self.state, "summary": self.summary,
                 "job": public_job(self.job) if self.job else None, "details": self.details,
                 "chain": self.chain}

@@ -23,6 +23,7 @@ import sqlite_utils
 from .db import connect, transaction
 from .errors import LedgerError, NotFound, TransitionRefused
 from .registry import params_key
+from .timeutil import now_iso, parse_iso
 
 
 class Status(str, Enum):
@@ -36,20 +37,7 @@ class Status(str, Enum):
         return self.value
 
 
-ACTIVE = (Status.QUEUED.value, Status.RUNNING.value)
 FINAL = (Status.SUCCESS.value, Status.FAILED.value, Status.CANCELLED.value)
-TRIGGERS = ("manual", "cron", "retry", "worker")
-
-
-def now_iso(now: datetime | None = None) -> str:
-    dt = now or datetime.now(timezone.utc)
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def parse_iso(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 # -- schema and migrations ---------------------------------------------------------------------

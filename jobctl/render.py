@@ -20,7 +20,9 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .ledger import FINAL, Ledger, parse_iso
+from .ledger import FINAL, Ledger
+from .actions import public_job  # noqa: F401  (re-exported for older importers)
+from .timeutil import parse_iso
 
 STATUS_STYLE = {"queued": "cyan", "running": "yellow", "success": "green", "failed": "bold red",
                 "cancelled": "magenta"}
@@ -36,14 +38,6 @@ def stderr() -> Console:
 
 def emit_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
-
-
-def public_job(job: dict) -> dict:
-    """The job object of CLI.md (plus the ledger's extra fields)."""
-    keys = ["id", "name", "group", "status", "params", "batch_id", "created_at", "started_at", "finished_at",
-            "progress_done", "progress_total", "result", "error", "trigger", "attempt", "retry_of",
-            "heartbeat_at", "worker_pid", "worker_host", "cancel_requested", "cursor"]
-    return {k: job.get(k) for k in keys}
 
 
 def duration(job: dict, now: datetime | None = None) -> float | None:

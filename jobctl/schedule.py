@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import JobctlError
-from .ledger import FINAL, Ledger, now_iso, parse_iso
+from .ledger import FINAL, Ledger
+from .timeutil import now_iso, parse_iso
 
 MARK = "jobctl:"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
