@@ -7,7 +7,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..errors import NotFound, ParamError, UsageError
-from . import ops, views
+from .. import actions
+from . import views
 from .app import Web, api
 
 MAX_ID = 2 ** 63 - 1
@@ -78,8 +79,8 @@ def run_new_job(request: Request, web: Web, body: dict) -> Response:
     name = body.get("name")
     if not isinstance(name, str) or not name:
         raise UsageError('give "name": the job to queue')
-    queued = ops.queue_one(web.settings, web.ledger(), name, _params(body))
-    return JSONResponse(views.public_job(queued), status_code=201)
+    queued = actions.queue_run(web.settings, name, _params(body))["jobs"][0]
+    return JSONResponse(queued, status_code=201)
 
 
 @api
@@ -89,23 +90,21 @@ def bulk_enqueue(request: Request, web: Web, body: dict) -> Response:
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or \
             not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
         raise UsageError('"jobs" must be a list of job names and "group" a group name')
-    batch_id, queued = ops.enqueue(web.settings, web.ledger(), jobs=names, groups=groups,
-                                   all_jobs=body.get("all") is True, given=_params(body))
-    return JSONResponse({"batch_id": batch_id, "jobs": [views.public_job(j) for j in queued]}, status_code=201)
+    done = actions.enqueue(web.settings, jobs=names, groups=groups, all_jobs=body.get("all") is True,
+                           params=_params(body))
+    return JSONResponse(done, status_code=201)
 
 
 @api
 def cancel(request: Request, web: Web, body) -> Response:
-    ledger = web.ledger()
     job_id = _id(request)
-    ops.cancel(ledger, job_id, web.stalled_after)
-    return JSONResponse(views.public_job(ledger.get(job_id)))
+    actions.cancel(web.settings, job_id, after=web.stalled_after)
+    return JSONResponse(views.public_job(web.ledger().get(job_id)))
 
 
 @api
 def retry(request: Request, web: Web, body: dict) -> Response:
-    new = ops.retry(web.settings, web.ledger(), _id(request), _params(body))
-    return JSONResponse(views.public_job(new), status_code=201)
+    return JSONResponse(actions.retry(web.settings, _id(request), _params(body)), status_code=201)
 
 
 @api
@@ -116,9 +115,9 @@ def stalled(request: Request, web: Web, body) -> Response:
 
 @api
 def stalled_cleanup(request: Request, web: Web, body) -> Response:
+    done = actions.stalled(web.settings, after=web.stalled_after, cleanup=True)
     ledger = web.ledger()
-    done = ops.cleanup_stalled(ledger, web.stalled_after)
-    return JSONResponse([dict(views.public_job(ledger.get(j["id"])), stalled_reason=r) for j, r in done])
+    return JSONResponse([dict(views.public_job(ledger.get(r["job"]["id"])), stalled_reason=r["reason"]) for r in done])
 
 
 async def healthz(request: Request) -> Response:

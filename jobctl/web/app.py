@@ -21,7 +21,7 @@ from ..ledger import Ledger
 from ..schema import open_platform
 from . import views
 from .auth import COOKIE, Brake, Sessions, bearer, same
-from .ops import Settings
+from ..actions import Settings
 
 HERE = Path(__file__).parent
 

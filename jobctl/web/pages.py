@@ -10,7 +10,8 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from ..errors import JobctlError, NotFound, ParamError, TransitionRefused
-from . import ops, views
+from .. import actions
+from . import views
 from .app import Web, client_addr, page
 from .auth import COOKIE, SESSION_TTL_S, same
 
@@ -138,11 +139,22 @@ def bulk_form(web: Web, ledger, mode: str | None, group: str | None, error: str 
            "open": bool(mode or error)}
     if mode == "all" or (mode == "group" and group):
         try:
-            out["preview"] = ops.plan(web.settings, ledger, groups=[group] if mode == "group" else [],
-                                      all_jobs=mode == "all")
+            out["preview"] = preview(web, groups=[group] if mode == "group" else [], all_jobs=mode == "all")
         except JobctlError as exc:
             out["error"] = str(exc)
     return out
+
+
+def preview(web: Web, **batch) -> list[dict]:
+    """actions.plan_batch's rows, with the catalogue's summary and each job's dependencies in the batch."""
+    rows = actions.plan_batch(web.settings, **batch)
+    reg = web.settings.catalogue()
+    names = {r["name"] for r in rows}
+    for r in rows:
+        spec = reg.get(r["name"])
+        r.update(summary=spec.summary, cross_group=r["reason"].startswith("needed"),
+                 depends_on=[d for d in spec.depends_on if d in names])
+    return rows
 
 
 @page
@@ -171,7 +183,7 @@ def run_job(request: Request, web: Web, form) -> Response:
             errors[p.name] = str(exc)
     if not errors:
         try:
-            job = ops.queue_one(web.settings, web.ledger(), spec.name, given)
+            job = actions.queue_run(web.settings, spec.name, given)["jobs"][0]
             return RedirectResponse(f"/admin/jobs?queued={job['id']}#active", status_code=303)
         except ParamError as exc:
             field = next((p.name for p in spec.params if f"parameter {p.name} " in f"{exc} "), None)
@@ -188,10 +200,9 @@ def run_job(request: Request, web: Web, form) -> Response:
 def bulk_enqueue(request: Request, web: Web, form) -> Response:
     mode, group = form.get("mode") or "group", form.get("bulk_group") or None
     try:
-        if mode == "all":
-            batch_id, jobs = ops.enqueue(web.settings, web.ledger(), all_jobs=True)
-        else:
-            batch_id, jobs = ops.enqueue(web.settings, web.ledger(), groups=[group] if group else [])
+        done = actions.enqueue(web.settings, groups=[group] if group and mode != "all" else [],
+                               all_jobs=mode == "all")
+        batch_id, jobs = done["batch_id"], done["jobs"]
     except JobctlError as exc:
         ledger = None
         try:
@@ -209,7 +220,7 @@ def _panel_again(request: Request, web: Web, **parts) -> Response:
 @page(state_changing=True)
 def cleanup_stalled(request: Request, web: Web, form) -> Response:
     try:
-        done = ops.cleanup_stalled(web.ledger(), web.stalled_after)
+        done = actions.stalled(web.settings, after=web.stalled_after, cleanup=True)
     except JobctlError as exc:
         return web.render("error.html", request, 503, title="Ledger unavailable", message=str(exc))
     return RedirectResponse(f"/admin/jobs?cleaned={len(done)}", status_code=303)
@@ -293,7 +304,7 @@ def cancel(request: Request, web: Web, form) -> Response:
     try:
         if job_id is None:
             raise NotFound(f"no job with id {request.path_params['job_id']} in the ledger")
-        what = ops.cancel(web.ledger(), job_id, web.stalled_after)
+        what = actions.cancel(web.settings, job_id, after=web.stalled_after)["outcome"]
     except NotFound as exc:
         return web.render("error.html", request, 404, title="No such job", message=str(exc))
     except JobctlError as exc:
@@ -307,7 +318,7 @@ def retry(request: Request, web: Web, form) -> Response:
     try:
         if job_id is None:
             raise NotFound(f"no job with id {request.path_params['job_id']} in the ledger")
-        job = ops.retry(web.settings, web.ledger(), job_id)
+        job = actions.retry(web.settings, job_id)
     except NotFound as exc:
         return web.render("error.html", request, 404, title="No such job", message=str(exc))
     except JobctlError as exc:

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..errors import JobctlError, UsageError
 from ..ledger import Ledger
 from ..runner import Interrupt, Runner, install_signal_handlers, work
-from .ops import Settings
+from ..actions import Settings
 
 TOKEN_ENV = "JOBCTL_ADMIN_TOKEN"
 

@@ -5,20 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from .. import graph as graphmod
-from ..ledger import FINAL, JOB_COLUMNS, Ledger, Status, job_dict, now_iso, parse_iso
+from ..actions import JOB_KEYS, STATUSES, public_job  # noqa: F401  (the job object of CLI.md)
+from ..ledger import FINAL, JOB_COLUMNS, Ledger, Status, job_dict
+from ..timeutil import now_iso, parse_iso
 from ..registry import Registry
 
-JOB_KEYS = ("id", "name", "group", "status", "params", "batch_id", "created_at", "started_at", "finished_at",
-            "progress_done", "progress_total", "result", "error", "trigger", "attempt", "retry_of",
-            "heartbeat_at", "worker_pid", "worker_host", "cancel_requested", "cursor")
-STATUSES = [s.value for s in Status]
 RECENT_S = 30  # finished jobs stay in the Active Jobs list this long, so a finish is seen happen
 PAGE = 50
-
-
-def public_job(job: dict) -> dict:
-    """The job object of CLI.md's ``--json`` (plus the ledger's extra fields)."""
-    return {k: job.get(k) for k in JOB_KEYS}
 
 
 def detailed_job(ledger: Ledger, job: dict) -> dict:
