@@ -34,6 +34,8 @@ def duration(job: dict, now: datetime | None = None) -> float | None:
 def fmt_duration(seconds: float | None) -> str:
     if seconds is None:
         return "–"
+    if seconds < 0.1:
+        return "< 0.1 s"
     if seconds < 60:
         return f"{seconds:.1f} s"
     m, s = divmod(int(seconds), 60)
