@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
@@ -210,6 +211,9 @@ def bulk_enqueue(request: Request, web: Web, form) -> Response:
         except JobctlError:
             pass
         return _panel_again(request, web, bulk=bulk_form(web, ledger, mode, group, error=str(exc)))
+    back = form.get("next")
+    if back and re.fullmatch(r"/admin/users/\d{1,19}", back):  # a remedy pressed on a user page
+        return RedirectResponse(f"{back}?batch={batch_id}", status_code=303)
     return RedirectResponse(f"/admin/jobs?batch={batch_id}&n={len(jobs)}#active", status_code=303)
 
 

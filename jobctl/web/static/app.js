@@ -70,3 +70,19 @@
     }, 1000);
   }
 })();
+
+// A user page waiting for a remedy batch: refresh it until the batch is done.
+(function () {
+  const slot = document.getElementById("user-slot");
+  if (!slot || !slot.dataset.refresh) return;
+  const timer = setInterval(async () => {
+    try {
+      const r = await fetch(location.href, { credentials: "same-origin" });
+      const doc = new DOMParser().parseFromString(await r.text(), "text/html");
+      const fresh = doc.getElementById("user-slot");
+      if (!fresh) return;
+      slot.innerHTML = fresh.innerHTML;
+      if (!fresh.dataset.refresh) { delete slot.dataset.refresh; clearInterval(timer); }
+    } catch (e) { /* next tick */ }
+  }, 1000);
+})();
