@@ -51,8 +51,11 @@ def jobs(request: Request, web: Web, body) -> Response:
     name = q.get("name") or None
     if name is not None:
         web.settings.catalogue().get(name)
-    rows = views.history(web.ledger(), status=status, name=name, group=q.get("group") or None,
-                         before_id=before, limit=limit)
+    group = q.get("group") or None
+    reg = web.settings.catalogue()
+    names = [s.name for s in reg.all() if s.group == group] if group else None
+    rows = views.history(web.ledger(), status=status, name=name, group=group, before_id=before, limit=limit,
+                         group_names=names)
     return JSONResponse([views.public_job(j) for j in rows])
 
 

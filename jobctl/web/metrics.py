@@ -11,6 +11,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from ..ledger import Ledger, Status, parse_iso
 
+RECENT_JOBS = 10_000  # a scrape stays cheap however long the ledger's history grows
 BUCKETS = (1, 5, 15, 60, 300, 900, 3600, 4 * 3600, float("inf"))
 
 
@@ -29,12 +30,15 @@ class LedgerCollector:
         for name, at in conn.execute("SELECT name, MAX(finished_at) FROM jobs WHERE status='success' GROUP BY name"):
             last.add_metric([name], parse_iso(at).timestamp())
         yield last
-        hist = HistogramMetricFamily("jobctl_job_duration_seconds", "Run time of finished jobs.", labels=["job", "status"])
+        hist = HistogramMetricFamily("jobctl_job_duration_seconds",
+                                     f"Run time of finished jobs (the newest {RECENT_JOBS:,} jobs of the ledger).",
+                                     labels=["job", "status"])
         sql = ("SELECT name, status, " + ", ".join(
             f"SUM(d <= {b})" for b in BUCKETS[:-1]) + ", COUNT(*), SUM(d) FROM (SELECT name, status, "
                "(julianday(finished_at) - julianday(started_at)) * 86400.0 AS d FROM jobs "
-               "WHERE started_at IS NOT NULL AND finished_at IS NOT NULL) GROUP BY name, status ORDER BY 1, 2")
-        for name, status, *counts in conn.execute(sql):
+               "WHERE id > (SELECT COALESCE(MAX(id), 0) FROM jobs) - ? "
+               "AND started_at IS NOT NULL AND finished_at IS NOT NULL) GROUP BY name, status ORDER BY 1, 2")
+        for name, status, *counts in conn.execute(sql, (RECENT_JOBS,)):
             *cum, total, dsum = counts
             buckets = [(str(b), c) for b, c in zip(BUCKETS[:-1], cum)] + [("+Inf", total)]
             hist.add_metric([name, status], buckets, dsum or 0.0)

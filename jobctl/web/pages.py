@@ -97,7 +97,7 @@ def panel_context(request: Request, web: Web, *, run: dict | None = None, bulk: 
         ctx["stalled"] = ledger.stalled(web.stalled_after)
         f = ctx["filters"]
         rows = views.history(ledger, status=f["status"], name=f["job"], group=f["group"], before_id=f["before_id"],
-                             limit=views.PAGE + 1)
+                             limit=views.PAGE + 1, group_names=_group_names(reg, f["group"]))
         ctx["history"] = rows[:views.PAGE]
         ctx["next_before"] = rows[views.PAGE - 1]["id"] if len(rows) > views.PAGE else None
     except JobctlError as exc:
@@ -106,6 +106,10 @@ def panel_context(request: Request, web: Web, *, run: dict | None = None, bulk: 
                                  {k[2:]: v for k, v in request.query_params.items() if k.startswith("p.")})
     ctx["bulk"] = bulk or bulk_form(web, ledger, request.query_params.get("mode"), request.query_params.get("bulk_group"))
     return ctx
+
+
+def _group_names(reg, group: str | None) -> list[str] | None:
+    return [s.name for s in reg.all() if s.group == group] if group else None
 
 
 def _notice(request: Request) -> str | None:
@@ -285,7 +289,8 @@ def _job_page(request: Request, web: Web, error: str | None = None, status: int 
         return web.render("error.html", request, 503, title="Ledger unavailable", message=str(exc))
     if job["status"] == "running":
         job["stalled"] = ledger.stall_reason(ledger.get(job_id), web.stalled_after)
-    retries = [j["id"] for j in ledger.conn.execute("SELECT id FROM jobs WHERE retry_of=? ORDER BY id", (job_id,))]
+    # The ledger logs "retried as job N" on the old job: read that, not an unindexed retry_of scan.
+    retries = [int(m.group(1)) for e in job["log"] for m in [re.match(r"retried as job (\d+)$", e["message"])] if m]
     rerun = "/admin/jobs?" + urlencode({"run": job["name"], **{f"p.{k}": "" if v is None else
                                         (str(v).lower() if isinstance(v, bool) else str(v))
                                         for k, v in job["params"].items()}}) + "#run"

@@ -70,10 +70,9 @@ def test_login_and_the_panel(page, demo, tmp_path):
     expect(page.get_by_role("table", name="Job history")).to_contain_text("feed-presort")
     expect(page.get_by_role("button", name="Run New Job")).to_be_visible()
     expect(page.get_by_role("button", name="Bulk Enqueue")).to_be_visible()
-    screenshot(page, "admin-panel.png", tmp_path)
 
 
-def test_run_new_job_progress_reaches_100_and_row_turns_success_without_reload(page, demo):
+def test_run_new_job_progress_reaches_100_and_row_turns_success_without_reload(page, demo, tmp_path):
     from playwright.sync_api import expect
     page.evaluate("window.__sameDocument = true")
     page.get_by_role("button", name="Run New Job").click()
@@ -86,6 +85,7 @@ def test_run_new_job_progress_reaches_100_and_row_turns_success_without_reload(p
     page.evaluate("window.__sameDocument = true")
     bar = page.get_by_role("progressbar", name=f"job {job_id} progress").first
     expect(bar).to_have_attribute("aria-valuenow", re.compile(r"^[1-9]\d?$"), timeout=20_000)  # partway
+    screenshot(page, "admin-panel.png", tmp_path)
     expect(bar).to_have_attribute("aria-valuenow", "100", timeout=20_000)
     row = page.locator(f"#job-{job_id}")
     expect(row.get_by_text("success")).to_be_visible(timeout=10_000)
@@ -185,3 +185,36 @@ def test_stalled_banner_when_a_worker_is_killed_and_gone_after_cleanup(page, dem
             proc.wait()
         srv.api("POST", f"/api/jobs/{blocker['id']}/cancel")
         wait_api(srv, blocker["id"], lambda j: j["status"] == "cancelled")
+
+
+def test_user_page_search_freshness_warning_and_remedy(page, demo, tmp_path):
+    """The checklist's step 6 and a stale profile, by clicking (issue 19)."""
+    import sqlite3
+
+    from playwright.sync_api import expect
+    srv, _, d = demo
+    conn = sqlite3.connect(d / "platform.db")
+    uid, name = conn.execute(
+        "SELECT s.user_id, s.display_name FROM searchable_users s JOIN match_scores m ON m.user_id = s.user_id "
+        "GROUP BY s.user_id HAVING COUNT(*) >= 5 ORDER BY s.user_id LIMIT 1").fetchone()
+    page.get_by_role("searchbox", name="Find a user").fill(name)
+    page.keyboard.press("Enter")
+    page.get_by_role("table", name="Search results").get_by_role("link", name=name).first.click()
+    expect(page.get_by_role("heading", name=re.compile(re.escape(name)))).to_be_visible()
+    expect(page.get_by_role("table", name="Top matches")).to_be_visible()
+    expect(page.get_by_role("heading", name="Feed")).to_be_visible()
+    expect(page.get_by_text("Built by match-scores")).to_be_visible()
+    expect(page.get_by_role("listitem", name="Matches seem outdated")).to_contain_text(re.compile(r"(No|Yes) — "))
+    screenshot(page, "user-page.png", tmp_path)
+    with conn:
+        conn.execute("UPDATE users SET city='Somewhere New' WHERE id=?", (uid,))
+    conn.close()
+    page.reload()
+    warning = page.get_by_role("alert").filter(has_text="the profile changed after searchable-user built this snapshot")
+    expect(warning).to_be_visible()
+    remedy = page.get_by_role("region", name="Remedy: search group")
+    expect(remedy.get_by_role("table", name="Jobs that will run")).to_contain_text("searchable-user")
+    remedy.get_by_role("button", name="Enqueue Jobs").click()
+    expect(page.get_by_role("region", name=re.compile(r"Batch \d+"))).to_contain_text("done", timeout=30_000)
+    expect(warning).to_have_count(0)
+    expect(page.get_by_text("Somewhere New")).to_be_visible()
