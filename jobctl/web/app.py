@@ -40,8 +40,14 @@ class Web:
         self.templates.globals.update(fmt_duration=views.fmt_duration, percent=views.percent, eta=views.eta,
                                       when=views.when, duration=views.duration, statuses=views.STATUSES,
                                       quote=quote)
+        self.templates.globals["summary"] = self.summary
         self._local = threading.local()
         self._platform_checked: tuple[float, str | None] = (0.0, None)
+
+    def summary(self, name: str) -> str:
+        """A job's one-line description, shown on hover over its name (as the guide promises)."""
+        reg = self.settings.catalogue()
+        return f"{name}: {reg.get(name).summary}" if name in reg else name
 
     def ledger(self) -> Ledger:
         """This thread's ledger connection (opened once; the ledger's own errors propagate)."""

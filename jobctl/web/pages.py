@@ -353,16 +353,26 @@ def catalogue(request: Request, web: Web) -> Response:
 def schedule(request: Request, web: Web) -> Response:
     from datetime import datetime, timezone
     from .. import schedule as sched
-    problems, report, entries = [], None, []
+    problems, report, entries, crontab = [], None, [], []
     try:
         s = sched.load_schedule()
         entries = s.entries
-        report = sched.check_runs(s, web.ledger(), now=datetime.now(timezone.utc), days=7,
-                                  stalled_after=web.stalled_after)
-        report["source"] = s.source
+        # As `jobctl schedule check` does: the crontab first, then only installed entries since their install.
+        store = sched.crontab_store(None)
+        installed = sched.parse_installed(store.read())
+        paths = sched.Paths.from_settings(web.settings, s)
+        crontab = sched.compare_installed(s, installed, {e.name: sched.entry_command(e, paths) for e in s.entries})
+        present = {r["entry"] for r in crontab if not r["state"].startswith(("missing", "not enabled", "stale"))}
+        checked = sched.Schedule(entries=[e for e in s.entries if e.name in present], source=s.source,
+                                 timezone=s.timezone, tolerance_minutes=s.tolerance_minutes)
+        report = sched.check_runs(checked, web.ledger(), now=datetime.now(timezone.utc), days=7,
+                                  since=sched.installed_since(installed), stalled_after=web.stalled_after)
+        report["problems"] = [{"message": f"{r['entry']}: {r['state']}"} for r in crontab if r["problem"]] + \
+            report["problems"]
+        report.update(source=s.source, crontab=store.label)
     except JobctlError as exc:
         problems.append(str(exc))
-    return web.render("schedule.html", request, entries=entries, report=report, problems=problems)
+    return web.render("schedule.html", request, entries=entries, report=report, problems=problems, crontab=crontab)
 
 
 async def root(request: Request) -> Response:

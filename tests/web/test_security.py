@@ -59,6 +59,7 @@ def test_state_changing_forms_need_the_csrf_token(web):
     r = web.client.post("/admin/jobs/run", data={"job": "toy-a", "p.n": "2", "csrf": csrf})
     assert r.status_code == 303 and "queued=1" in r.headers["location"]
     assert web.api("GET", "/api/jobs/1").json()["params"]["n"] == 2
+    assert 'title="toy-a: A toy job">toy-a</a>' in web.client.get("/admin/jobs").text  # description on hover
     # a form posted without a session at all (another site's page) is refused too
     web.client.cookies.clear()
     assert web.client.post("/admin/jobs/1/cancel", data={"csrf": csrf}).status_code == 403
