@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import threading
 import time
 from pathlib import Path
@@ -13,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from ..errors import JobctlError
@@ -131,7 +132,6 @@ def api(f):
         if request.method == "POST":
             raw = await request.body()
             if raw.strip():
-                import json
                 try:
                     body = json.loads(raw)
                 except ValueError:
@@ -185,5 +185,3 @@ def create_app(settings: Settings, token: str, **kw) -> Starlette:
     app.state.web = web
     return app
 
-
-__all__ = ["create_app", "Web", "page", "api", "Route"]

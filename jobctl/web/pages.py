@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -400,5 +400,3 @@ def routes() -> list[Route]:
         Route("/admin/schedule", schedule, methods=["GET"]),
     ]
 
-
-__all__ = ["routes", "quote"]
