@@ -76,15 +76,17 @@ def test_run_new_job_progress_reaches_100_and_row_turns_success_without_reload(p
     from playwright.sync_api import expect
     page.evaluate("window.__sameDocument = true")
     page.get_by_role("button", name="Run New Job").click()
-    page.get_by_label("Job", exact=True).select_option("toy-x")
-    expect(page.get_by_label("sleep_ms", exact=True)).to_have_value("0")  # typed fields of the chosen job
-    page.get_by_label("n", exact=True).fill("8")
-    page.get_by_label("sleep_ms", exact=True).fill("300")
+    page.get_by_label("Job", exact=True).select_option("searchable-user")
+    expect(page.locator("#run-explain")).to_contain_text("Updates search-friendly profile snapshots")
+    expect(page.get_by_label("pause_ms", exact=True)).to_have_value("5")  # typed fields with their defaults
+    page.get_by_label("batch_size", exact=True).fill("30")
+    page.get_by_label("pause_ms", exact=True).fill("400")  # slow enough to watch
     page.get_by_role("button", name="Queue Job").click()
     job_id = queued_id(page)
     page.evaluate("window.__sameDocument = true")
     bar = page.get_by_role("progressbar", name=f"job {job_id} progress").first
     expect(bar).to_have_attribute("aria-valuenow", re.compile(r"^[1-9]\d?$"), timeout=20_000)  # partway
+    page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "admin-panel.png", tmp_path)
     expect(bar).to_have_attribute("aria-valuenow", "100", timeout=20_000)
     row = page.locator(f"#job-{job_id}")
