@@ -24,6 +24,7 @@ def test_healthz_needs_no_secret_and_api_needs_the_bearer(web):
         r = web.client.get(path)
         assert r.status_code == 401 and set(r.json()) == {"error"}, path
         assert web.client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        web.brake.succeeded("testclient")  # the brute-force brake is tested in test_security.py
 
 
 def test_catalogue_is_jobs_json(web):
