@@ -9,7 +9,7 @@ why), :mod:`.schedule`, :mod:`.inspection`, :mod:`.platform` (demo, search). Ren
 
 # Importing a command module registers its commands; this order is the order of `jobctl --help`.
 from . import catalogue, runs, views  # noqa: F401,I001
-from . import schedule, inspection, platform  # noqa: F401,I001
+from . import schedule, inspection, platform, serve  # noqa: F401,I001
 from .core import app, complete_group, complete_job, complete_param, main
 
 __all__ = ["app", "main", "complete_group", "complete_job", "complete_param"]

@@ -25,11 +25,15 @@ def inspect_user_cmd(ctx: typer.Context,
     sections (never e-mail, birthdate or location)."""
     from ..inspect_user import inspect_user
     from ..schema import open_platform
-    conn = open_platform(settings_of(ctx).db, readonly=True)
+    settings = settings_of(ctx)
+    conn = open_platform(settings.db, readonly=True)
+    ledger = settings.ledger() if settings.ledger_path.exists() else None  # freshness needs the ledger's runs
     try:
-        data = inspect_user(conn, user_id, top=top, items=items)
+        data = inspect_user(conn, user_id, top=top, items=items, ledger=ledger)
     finally:
         conn.close()
+        if ledger is not None:
+            ledger.close()
     if as_json:
         emit_json(data)
         return
