@@ -219,7 +219,7 @@ def _wait_and_report(settings: Settings, ledger: Ledger, ids: list[int], *, live
     watch = Watch(ledger.path, ids, live=live)
     watch.start()
     try:
-        final = run_until_done(runner, ids)
+        final = run_until_done(runner, ids, on_wait=lambda text: watch.console.print(text, markup=False, highlight=False))
     finally:
         runner.close()
         watch.stop()
