@@ -148,9 +148,9 @@ SHADOW_SUFFIX = "__new"
 def drop_shadow(conn: sqlite3.Connection, name: str) -> None:
     """Drop a half-built shadow table after a failed or cancelled rebuild, in chunks like the swap.
 
-    On a full disk the chunked delete (which rewrites the table's pages into the WAL) can itself fail
-    for want of space: then the WAL is checkpointed and truncated to give its space back and the
-    table is dropped in one go (which only writes freelist pages). Either way the freed pages go
+    On a full disk the chunked delete (which rewrites pages into the WAL) can itself fail for want
+    of space: then the WAL is checkpointed so that the next write reuses its file from the start, and
+    the table is dropped in one go (with secure_delete FAST it writes a few freelist pages only). Either way the freed pages go
     back to the database's freelist, where the app's own writes reuse them.
     """
     if conn.in_transaction:
@@ -160,12 +160,38 @@ def drop_shadow(conn: sqlite3.Connection, name: str) -> None:
     except sqlite3.OperationalError as exc:
         if "full" not in str(exc) and "I/O" not in str(exc):
             raise
+        _drop_on_full_disk(conn, name)
+    _checkpoint_quietly(conn, "TRUNCATE")  # and give the WAL's space back to the disk
+
+
+def _drop_on_full_disk(conn: sqlite3.Connection, name: str) -> None:
+    before = int(conn.execute("PRAGMA secure_delete").fetchone()[0])
+    conn.execute("PRAGMA secure_delete = FAST")
+    try:
+        for mode in ("RESTART", "TRUNCATE"):  # reuse the WAL file from its start; else empty it first
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            _checkpoint_quietly(conn, mode)
+            try:
+                with transaction(conn):
+                    conn.execute(f'DROP TABLE IF EXISTS "{name}"')
+                return
+            except sqlite3.OperationalError:
+                if mode == "TRUNCATE":
+                    raise
+    finally:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        with transaction(conn):
-            conn.execute(f'DROP TABLE IF EXISTS "{name}"')
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute(f"PRAGMA secure_delete = {before}")
+
+
+def _checkpoint_quietly(conn: sqlite3.Connection, mode: str) -> None:
+    """Copy the WAL into the database (RESTART: the next writer starts the WAL over; TRUNCATE: and the
+    file is emptied), if the disk and the readers allow; best effort."""
+    try:
+        conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+    except sqlite3.Error:
+        pass
 
 
 class ShadowTracker:
