@@ -159,34 +159,37 @@ class Runner:
             self._beat.start()
         shadows = None
         try:
-            spec = self.registry.get(job["name"])
-            params = spec.resolve_params(job["params"], strict=False)
-            conn = self.platform()
-            if conn.in_transaction:  # a job that failed mid-statement must not leak its transaction
-                conn.execute("ROLLBACK")
-            ctx = JobContext(db=conn, params=params, media_root=self.media_root, job_id=job_id,
-                             cursor=job.get("cursor") if spec.resumable else None, reporter=reporter)
-            shadows = ctx.shadows = ShadowTracker(conn)
-            if spec.uses_now:
-                reporter.log("info", f"now = {ctx.params['now']}")
-            self._beat.current = (job_id, reporter)
-            ctx.check_cancel()
-            result = spec.func(ctx)
-            result = dict(result or {})
-            if spec.uses_now:
-                result.setdefault("now", ctx.params["now"])
-            if reporter.done or reporter.total is not None:
-                reporter.flush()
-            shadows.close()
-            self._settle(lambda: self.ledger.finish(job_id, result))
-        except JobCancelled:
-            self._clean_up(shadows, reporter)
-            reason = self.interrupt.reason or "cancelled by operator"
-            self._settle(lambda: self.ledger.mark_cancelled(job_id, reason, progress=reporter.snapshot()))
-        except (JobctlError, sqlite3.Error) as exc:
-            self._record_failure(reporter, shadows, job_id, self._message(exc))
-        except Exception as exc:  # a bug in a job: record it with its traceback, keep the worker alive
-            self._record_failure(reporter, shadows, job_id, f"{type(exc).__name__}: {exc}")
+            try:
+                spec = self.registry.get(job["name"])
+                params = spec.resolve_params(job["params"], strict=False)
+                conn = self.platform()
+                if conn.in_transaction:  # a job that failed mid-statement must not leak its transaction
+                    conn.execute("ROLLBACK")
+                ctx = JobContext(db=conn, params=params, media_root=self.media_root, job_id=job_id,
+                                 cursor=job.get("cursor") if spec.resumable else None, reporter=reporter)
+                shadows = ctx.shadows = ShadowTracker(conn)
+                if spec.uses_now:
+                    reporter.log("info", f"now = {ctx.params['now']}")
+                self._beat.current = (job_id, reporter)
+                ctx.check_cancel()
+                result = dict(spec.func(ctx) or {})
+                if spec.uses_now:
+                    result.setdefault("now", ctx.params["now"])
+            except JobCancelled:
+                self._clean_up(shadows, reporter)
+                reason = self.interrupt.reason or "cancelled by operator"
+                settle = lambda: self.ledger.mark_cancelled(job_id, reason, progress=reporter.snapshot())  # noqa: E731
+            except (JobctlError, sqlite3.Error) as exc:
+                settle = self._failure(reporter, shadows, job_id, self._message(exc))
+            except Exception as exc:  # a bug in a job: record it with its traceback, keep the worker alive
+                settle = self._failure(reporter, shadows, job_id, f"{type(exc).__name__}: {exc}")
+            else:
+                if reporter.done or reporter.total is not None:
+                    reporter.flush()
+                settle = lambda: self.ledger.finish(job_id, result)  # noqa: E731
+            # Outside the job's own errors: a ledger fault here is not the job's failure but this
+            # process's, raised once retrying cannot cure it.
+            self._settle(settle)
         finally:
             if self._beat is not None:
                 self._beat.current = None
@@ -200,11 +203,12 @@ class Runner:
             return str(storage_fault("platform", self.db_path, exc))
         return str(exc)
 
-    def _record_failure(self, reporter: LedgerReporter, shadows: ShadowTracker | None, job_id: int,
-                        message: str) -> None:
+    def _failure(self, reporter: LedgerReporter, shadows: ShadowTracker | None, job_id: int,
+                 message: str) -> Callable[[], Any]:
+        """Clean up after a failed job; returns its fail transition (with the traceback of now)."""
         tb = traceback.format_exc()
         self._clean_up(shadows, reporter)
-        self._settle(lambda: self.ledger.fail(job_id, message, tb, progress=reporter.snapshot()))
+        return lambda: self.ledger.fail(job_id, message, tb, progress=reporter.snapshot())
 
     def _clean_up(self, shadows: ShadowTracker | None, reporter: LedgerReporter) -> None:
         """Drop the half-built shadow tables of a failed or cancelled run (never masking its error)."""
