@@ -1,7 +1,6 @@
 """Ledger faults the suites missed (issue 13): batch ownership, retried jobs' dependencies, clocks
 that disagree, and transitions through a ledger locked by another connection (BEGIN IMMEDIATE)."""
 
-import os
 import sqlite3
 import threading
 import time

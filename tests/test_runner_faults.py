@@ -30,6 +30,13 @@ SHADOW = "toy_big__new"
 
 
 @pytest.fixture
+def toy_registry(toy_registry):
+    """The toy catalogue plus the fault tests' own toy jobs (tests/faultjobs.py)."""
+    import faultjobs
+    return faultjobs.register(toy_registry)
+
+
+@pytest.fixture
 def short_busy(monkeypatch):
     monkeypatch.setattr(dbmod, "BUSY_TIMEOUT_MS", BUSY_MS)
     monkeypatch.setattr(ledgermod, "RETRY_MAX_S", 0.1)
@@ -86,7 +93,7 @@ def job_row(path, job_id):
 # -- 1. a wait that always ends ------------------------------------------------------------------------
 
 def jobctl(env, *args, timeout=30, **extra):
-    e = dict(os.environ, **env.env, JOBCTL_PLUGINS="toyjobs", JOBCTL_HEARTBEAT_S="0.2", JOBCTL_BUILTIN_JOBS="0",
+    e = dict(os.environ, **env.env, JOBCTL_PLUGINS="toyjobs,faultjobs", JOBCTL_HEARTBEAT_S="0.2", JOBCTL_BUILTIN_JOBS="0",
              PYTHONPATH=os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]), **extra)
     return subprocess.run([sys.executable, "-m", "jobctl.cli", *args], env=e, capture_output=True, text=True,
                           timeout=timeout)
