@@ -477,7 +477,7 @@ def show_cmd(ctx: typer.Context, job_id: Annotated[int, typer.Argument(metavar="
 @command("cancel")
 def cancel_cmd(ctx: typer.Context, job_id: Annotated[int, typer.Argument(metavar="ID", min=1, max=MAX_ID)],
                after: Annotated[float, typer.Option("--after", help="Seconds without heartbeat that count as stalled.")] = 300):
-    """Cancel a job: queued at once; running at its next batch boundary; stalled at once."""
+    """Cancel a job: queued at once; running at its next batch boundary; stalled or suspect at once."""
     what = _settings(ctx).ledger().cancel(job_id, stalled_after=after)
     if what == "cancelled":
         stdout().print(f"job {job_id} cancelled")
@@ -516,7 +516,8 @@ def stalled_cmd(ctx: typer.Context,
                 after: Annotated[float, typer.Option("--after", help="Seconds without heartbeat that count as stalled.")] = 300,
                 cleanup: Annotated[bool, typer.Option("--cleanup", help="Mark them failed so they can be re-run.")] = False,
                 as_json: Json = False):
-    """Running jobs with no heartbeat for --after seconds, or whose process is gone."""
+    """Running jobs with no heartbeat for --after seconds, whose process is gone, or whose heartbeat is
+    from the future beyond the clock tolerance (suspect)."""
     if after < 0:
         raise UsageError("--after must not be negative")
     ledger = _settings(ctx).ledger()

@@ -16,7 +16,7 @@ import random
 import socket
 import sqlite3
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -25,7 +25,7 @@ import sqlite_utils
 
 from . import db as dbmod
 from .db import connect, storage_fault, transaction
-from .errors import LedgerError, LedgerFault, NotFound, TransitionRefused, UpstreamNotDone
+from .errors import LedgerError, NotFound, TransitionRefused, UpstreamNotDone
 from .registry import params_key
 
 
@@ -162,9 +162,6 @@ class Ledger:
             for step in MIGRATIONS[version:]:
                 step(db)
             self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    def _tx(self):
-        return _LedgerTx(self)
 
     # -- reads ------------------------------------------------------------------------------
     def get(self, job_id: int) -> dict:
@@ -687,28 +684,6 @@ def _stall_label(reason: str) -> str:
 
 class _Stopped(Exception):
     """A retried write given up because its caller asked to stop."""
-
-
-class _LedgerTx:
-    """``with ledger._tx() as c``: a short write transaction (one try), faults made operator-facing."""
-
-    def __init__(self, ledger: Ledger):
-        self.ledger = ledger
-        self._cm = None
-
-    def __enter__(self) -> sqlite3.Connection:
-        self._cm = transaction(self.ledger.conn)
-        try:
-            return self._cm.__enter__()
-        except sqlite3.DatabaseError as exc:
-            raise storage_fault("ledger", self.ledger.path, exc) from None
-
-    def __exit__(self, *exc_info):
-        try:
-            return self._cm.__exit__(*exc_info)
-        except sqlite3.DatabaseError as exc:
-            self.ledger._rollback()
-            raise storage_fault("ledger", self.ledger.path, exc) from None
 
 
 def pid_alive(pid: int) -> bool:
