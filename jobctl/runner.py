@@ -299,12 +299,15 @@ def waiting_for(ledger: Ledger, ids: list[int]) -> str | None:
 
 
 def _execute(runner: Runner, job: dict) -> dict:
+    """``runner.execute``, with a fault it could not ride out made the run's (exit 1, one line)."""
     try:
         return runner.execute(job)
     except TransitionRefused:
         raise
     except JobctlError as exc:
         raise RunFault(str(exc)) from None
+    except sqlite3.DatabaseError as exc:  # a read of the ledger after the job settled
+        raise RunFault(str(storage_fault("ledger", runner.ledger.path, exc))) from None
 
 
 def work(runner: Runner, *, once: bool, poll_s: float = 1.0) -> int:
@@ -316,6 +319,8 @@ def work(runner: Runner, *, once: bool, poll_s: float = 1.0) -> int:
             job = runner.ledger.claim(stop=lambda: bool(runner.interrupt))
         except JobctlError as exc:
             raise RunFault(str(exc)) from None
+        except sqlite3.DatabaseError as exc:  # the read after the claim
+            raise RunFault(str(storage_fault("ledger", runner.ledger.path, exc))) from None
         if job is None:
             if once or runner.interrupt:
                 break
