@@ -337,34 +337,11 @@ class Ledger:
         job outside them waits for — what an interrupted waiter may give up without cancelling a
         job another batch owns. Returns the ids cancelled."""
         ids = list(ids)
-        if not ids:
-            return []
 
         def write(c: sqlite3.Connection) -> list[int]:
             ts = now_iso(now)
-            marks = ",".join("?" * len(ids))
-            ours = c.execute(f"SELECT batch_id FROM batch_jobs WHERE job_id IN ({marks}) GROUP BY batch_id "
-                             "HAVING COUNT(DISTINCT job_id) = ? ORDER BY batch_id DESC LIMIT 1",
-                             (*ids, len(set(ids)))).fetchone()
-            if ours is None:
-                return []
-            mine = {r[0] for r in c.execute(
-                f"SELECT j.id FROM jobs j WHERE j.id IN ({marks}) AND j.status='queued' AND NOT EXISTS "
-                "(SELECT 1 FROM batch_jobs o WHERE o.job_id=j.id AND o.batch_id != ?)", (*ids, ours[0]))}
-            if not mine:
-                return []
-            others = [r[0] for r in c.execute("SELECT id FROM jobs WHERE status IN ('queued','running')")
-                      if r[0] not in mine]
-            protected: set[int] = set()
-            frontier = list(others)
-            while frontier:  # everything some other unfinished job waits for, transitively
-                up = frontier.pop()
-                for (dep,) in c.execute("SELECT depends_on FROM job_deps WHERE job_id=?", (up,)):
-                    if dep not in protected:
-                        protected.add(dep)
-                        frontier.append(dep)
             done = []
-            for job_id in sorted(mine - protected):
+            for job_id in sorted(self._ours_alone(c, ids)):
                 cur = c.execute("UPDATE jobs SET status='cancelled', finished_at=?, error=? "
                                 "WHERE id=? AND status='queued'", (ts, reason, job_id))
                 if cur.rowcount == 1:
@@ -373,7 +350,51 @@ class Ledger:
                     done.extend(self._cascade(c, job_id, "was cancelled", ts))
             return done
 
-        return self._write("cancel", write)
+        return self._write("cancel", write) if ids else []
+
+    def ours_alone(self, job_id: int, ids: Iterable[int]) -> bool:
+        """Whether the batch of ``ids`` alone owns ``job_id`` and no unfinished job outside it needs it:
+        then a waiter for ``ids`` may cancel it; otherwise it gives it back with :meth:`requeue`."""
+        return job_id in self._ours_alone(self.conn, list(ids))
+
+    def _ours_alone(self, c: sqlite3.Connection, ids: list[int]) -> set[int]:
+        if not ids:
+            return set()
+        marks = ",".join("?" * len(ids))
+        ours = c.execute(f"SELECT batch_id FROM batch_jobs WHERE job_id IN ({marks}) GROUP BY batch_id "
+                         "HAVING COUNT(DISTINCT job_id) = ? ORDER BY batch_id DESC LIMIT 1",
+                         (*ids, len(set(ids)))).fetchone()
+        if ours is None:
+            return set()
+        mine = {r[0] for r in c.execute(
+            f"SELECT j.id FROM jobs j WHERE j.id IN ({marks}) AND j.status IN ('queued','running') AND NOT EXISTS "
+            "(SELECT 1 FROM batch_jobs o WHERE o.job_id=j.id AND o.batch_id != ?)", (*ids, ours[0]))}
+        if not mine:
+            return set()
+        protected: set[int] = set()
+        frontier = [r[0] for r in c.execute("SELECT id FROM jobs WHERE status IN ('queued','running')")
+                    if r[0] not in mine]
+        while frontier:  # everything some other unfinished job waits for, transitively
+            up = frontier.pop()
+            for (dep,) in c.execute("SELECT depends_on FROM job_deps WHERE job_id=?", (up,)).fetchall():
+                if dep not in protected:
+                    protected.add(dep)
+                    frontier.append(dep)
+        return mine - protected
+
+    def requeue(self, job_id: int, reason: str, now: datetime | None = None, *,
+                progress: tuple[int, int | None, Any] | None = None) -> None:
+        """running → queued: an interrupted waiter gives back a job other batches own or need (with its
+        progress and cursor, so a resumable job resumes). Retried while the ledger is busy or full."""
+        def write(c: sqlite3.Connection) -> None:
+            ts = now_iso(now)
+            self._guard(c.execute(
+                "UPDATE jobs SET status='queued', started_at=NULL, heartbeat_at=NULL, worker_pid=NULL, "
+                "worker_host=NULL, cancel_requested=0 WHERE id=? AND status='running'", (job_id,)), job_id, "requeue")
+            self._record_progress(c, job_id, progress)
+            self._event(c, job_id, "warning", f"given back to the queue: {reason}; other batches own or need it", ts)
+
+        self._write(f"requeue of job {job_id}", write)
 
     # -- claim ------------------------------------------------------------------------------
     def claim(self, *, only: Iterable[int] | None = None, pid: int | None = None,

@@ -126,6 +126,8 @@ class Runner:
     media_root: Path
     interrupt: Interrupt = field(default_factory=Interrupt)
     heartbeat_s: float = HEARTBEAT_S
+    #: The job ids a waiter (`enqueue --wait`) runs for; None for a worker, whose signal cancels.
+    waiting_for: list[int] | None = None
     _conn: Any = None
     _beat: _Heartbeat | None = None
 
@@ -178,7 +180,14 @@ class Runner:
             except JobCancelled:
                 self._clean_up(shadows, reporter)
                 reason = self.interrupt.reason or "cancelled by operator"
-                settle = lambda: self.ledger.mark_cancelled(job_id, reason, progress=reporter.snapshot())  # noqa: E731
+                if self.interrupt and not reporter.remote_cancel and self.waiting_for is not None \
+                        and not self.ledger.ours_alone(job_id, self.waiting_for):
+                    # a waiter's signal never cancels a job another batch owns: it goes back to the queue
+                    settle = lambda: self.ledger.requeue(job_id, f"the waiting command was {reason}",  # noqa: E731
+                                                         progress=reporter.snapshot())
+                else:
+                    settle = lambda: self.ledger.mark_cancelled(job_id, reason,  # noqa: E731
+                                                                progress=reporter.snapshot())
             except (JobctlError, sqlite3.Error) as exc:
                 settle = self._failure(reporter, shadows, job_id, self._message(exc))
             except Exception as exc:  # a bug in a job: record it with its traceback, keep the worker alive
@@ -248,6 +257,7 @@ def run_until_done(runner: Runner, ids: list[int], *, poll_s: float = 0.2,
     retrying cannot cure raises :class:`RunFault` (exit 1). Returns the final job rows of ``ids``.
     """
     ledger = runner.ledger
+    runner.waiting_for = list(ids)
     released = False
     last_wait = None
     while True:

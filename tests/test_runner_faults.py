@@ -130,6 +130,32 @@ def test_sigterm_to_a_waiter_spares_jobs_another_batch_owns(env, toy_registry):
     assert led.get(s1["id"])["status"] == "queued"  # batch 1 still owns toy-index and needs both stamps
 
 
+def test_sigterm_mid_job_gives_a_shared_job_back_to_the_queue(env, toy_registry):
+    """The waiter of batch 2 is running batch 1's toy-stamp (its reused toy-index needs it) when a
+    SIGTERM comes: the job is requeued with its cursor, not cancelled, and nothing downstream moves."""
+    led = Ledger(env.ledger)
+    s1p = params(toy_registry, "toy-stamp", now="2026-11-20T00:00:00Z", n=40, sleep_ms=20)
+    _, (s1, idx) = led.enqueue([("toy-stamp", "pair", s1p, []),
+                                ("toy-index", "pair", params(toy_registry, "toy-index"), ["toy-stamp"])])
+    s2p = params(toy_registry, "toy-stamp", now="2026-11-30T00:00:00Z")
+    _, batch2 = led.enqueue([("toy-stamp", "pair", s2p, []),
+                             ("toy-index", "pair", params(toy_registry, "toy-index"), ["toy-stamp"])])
+    runner = runner_for(toy_registry, led, env.db)
+
+    def signal_mid_job():
+        wait_until(lambda: job_row(env.ledger, s1["id"])["progress_done"] >= 2)
+        runner.interrupt.reason = "interrupted by SIGTERM"
+
+    threading.Thread(target=signal_mid_job, daemon=True).start()
+    in_thread(lambda: run_until_done(runner, [j["id"] for j in batch2], poll_s=0.01))
+    runner.close()
+    back = led.get(s1["id"])
+    assert back["status"] == "queued" and back["started_at"] is None and back["worker_pid"] is None
+    assert back["cursor"] is not None and back["progress_done"] >= 2  # a retry resumes where it stopped
+    assert "given back to the queue" in led.events(s1["id"])[-1]["message"]
+    assert {led.get(i)["status"] for i in (idx["id"], batch2[0]["id"])} == {"queued"}
+
+
 def test_a_waiter_says_what_it_waits_for(env, toy_registry):
     led = Ledger(env.ledger)
     p = params(toy_registry, "toy-a", n=1)
