@@ -31,6 +31,11 @@ def short_busy(monkeypatch):
     monkeypatch.setattr(ledgermod, "ADVISORY_TIMEOUT_MS", 50)
 
 
+def to_ms(at: datetime) -> datetime:
+    """``at`` truncated to the millisecond, as the ledger stamps times."""
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
+
+
 class LockHolder(threading.Thread):
     """Holds the write lock of an SQLite file (BEGIN IMMEDIATE) for ``seconds``, as a backup or an
     `sqlite3` shell would; ``released_at`` is taken just before it lets go."""
@@ -183,7 +188,7 @@ def test_transitions_wait_out_a_lock(tmp_path, short_busy, factor):
     job = led.claim()  # an idle worker's claim keeps trying
     assert job["id"] == a["id"]
     holder.join()
-    assert parse_iso(job["started_at"]) >= holder.released_at
+    assert parse_iso(job["started_at"]) >= to_ms(holder.released_at)
 
     holder = LockHolder(led.path, factor * BUSY_MS / 1000).hold()
     assert led.progress(a["id"], 1, 2, cursor=1) is False  # advisory: skipped, not raised
@@ -191,7 +196,7 @@ def test_transitions_wait_out_a_lock(tmp_path, short_busy, factor):
     holder.join()
     done = led.get(a["id"])
     assert done["status"] == "success"
-    assert parse_iso(done["finished_at"]) >= holder.released_at  # stamped when it committed
+    assert parse_iso(done["finished_at"]) >= to_ms(holder.released_at)  # stamped when it committed
     led.close()
 
 

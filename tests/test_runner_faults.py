@@ -23,7 +23,7 @@ import jobctl.runner as runnermod
 from jobctl.errors import LedgerFault, RunFault
 from jobctl.ledger import Ledger, parse_iso
 from jobctl.runner import Runner, run_until_done, work
-from test_ledger_faults import BUSY_MS, LockHolder
+from test_ledger_faults import BUSY_MS, LockHolder, to_ms
 
 TESTS = Path(__file__).parent
 SHADOW = "toy_big__new"
@@ -225,7 +225,7 @@ def test_a_job_rides_out_a_ledger_lock(env, toy_registry, short_busy, factor):
     runner.close()
     holder.join()
     assert final["status"] == "success" and final["error"] is None, final["error"]
-    assert parse_iso(final["finished_at"]) >= holder.released_at
+    assert parse_iso(final["finished_at"]) >= to_ms(holder.released_at)
     assert env.toy_rows("toy-a") == list(range(8))
 
 
@@ -278,7 +278,7 @@ def test_a_job_rides_out_a_full_ledger_disk(env, toy_registry, short_busy, tmpfs
     final = in_thread(lambda: run_until_done(runner, [job["id"]], poll_s=0.01))[0]
     runner.close()
     assert final["status"] == "success" and final["error"] is None, final["error"]
-    assert parse_iso(final["finished_at"]).timestamp() >= freed["at"]
+    assert round(parse_iso(final["finished_at"]).timestamp() * 1000) >= int(freed["at"] * 1000)  # ms stamps
     assert env.toy_rows("toy-a") == list(range(8))
     led.close()
 
