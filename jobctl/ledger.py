@@ -10,16 +10,20 @@ apply, :class:`~jobctl.errors.TransitionRefused` names the job and the status it
 from __future__ import annotations
 
 import json
+import logging
 import os
+import random
 import socket
 import sqlite3
-from datetime import datetime, timedelta, timezone
+import time
+from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from .db import connect, transaction
-from .errors import LedgerError, NotFound, TransitionRefused
+from . import db as dbmod
+from .db import connect, storage_fault, transaction
+from .errors import LedgerError, NotFound, TransitionRefused, UpstreamNotDone
 from .outcome import warnings_in
 from .registry import params_key
 from .timeutil import now_iso, parse_iso
@@ -39,7 +43,18 @@ class Status(str, Enum):
         return self.value
 
 
+ACTIVE = (Status.QUEUED.value, Status.RUNNING.value)
 FINAL = (Status.SUCCESS.value, Status.FAILED.value, Status.CANCELLED.value)
+log = logging.getLogger("jobctl.ledger")
+
+#: Longest pause between two tries of a transition the ledger refused for now (locked, disk full).
+RETRY_MAX_S = float(os.environ.get("JOBCTL_RETRY_MAX_S", "5"))
+#: How long an advisory write (progress, heartbeat, a job's log line) waits for a busy ledger.
+ADVISORY_TIMEOUT_MS = int(os.environ.get("JOBCTL_ADVISORY_TIMEOUT_MS", "250"))
+#: How far the clocks of the hosts sharing a ledger may disagree (seconds): a heartbeat up to this far
+#: in the future counts as fresh, one from another host counts as stale only this much later.
+CLOCK_TOLERANCE_S = float(os.environ.get("JOBCTL_CLOCK_TOLERANCE_S", "120"))
+
 
 
 # -- schema and migrations ---------------------------------------------------------------------
@@ -66,12 +81,23 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
     db["events"].create_index(["job_id", "id"], index_name="events_job")
 
 
-def _m2_warnings(db: sqlite_utils.Database) -> None:
+def _m2_batch_members(db: sqlite_utils.Database) -> None:
+    """Which batches own a job: the one that queued it and every batch that reused it. A waiter
+    interrupted by a signal cancels only jobs no other batch owns or needs."""
+    db.create_table("batch_jobs", {"batch_id": int, "job_id": int}, pk=("batch_id", "job_id"))
+    db["batch_jobs"].create_index(["job_id"], index_name="batch_jobs_job")
+    db.execute("INSERT OR IGNORE INTO batch_jobs (batch_id, job_id) SELECT batch_id, id FROM jobs "
+               "WHERE batch_id IS NOT NULL")
+    db.execute("INSERT OR IGNORE INTO batch_jobs (batch_id, job_id) "
+               "SELECT CAST(substr(message, 17) AS INTEGER), job_id FROM events WHERE message LIKE 'reused by batch %'")
+
+
+def _m3_warnings(db: sqlite_utils.Database) -> None:
     """A job that succeeded but skipped or failed some items keeps them here (a JSON list)."""
     db["jobs"].add_column("warnings", str)
 
 
-MIGRATIONS = [_m1_initial, _m2_warnings]
+MIGRATIONS = [_m1_initial, _m2_batch_members, _m3_warnings]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 JOB_COLUMNS = ("id, name, grp, params, batch_id, position, status, trigger, created_at, started_at, "
@@ -105,11 +131,12 @@ class Ledger:
         try:
             if not self.path.parent.exists():
                 raise LedgerError(f"ledger folder does not exist: {self.path.parent}")
-            self.conn = connect(self.path, timeout_ms=timeout_ms)
+            self.timeout_ms = dbmod.BUSY_TIMEOUT_MS if timeout_ms is None else timeout_ms
+            self.conn = connect(self.path, timeout_ms=self.timeout_ms)
             self.conn.row_factory = sqlite3.Row
             self._migrate()
         except sqlite3.OperationalError as exc:
-            raise LedgerError(_ledger_message(self.path, exc)) from None
+            raise storage_fault("ledger", self.path, exc) from None
         except sqlite3.DatabaseError as exc:
             if "not a database" in str(exc):
                 raise LedgerError(f"ledger is not an SQLite database: {self.path}") from None
@@ -133,9 +160,6 @@ class Ledger:
             for step in MIGRATIONS[version:]:
                 step(db)
             self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    def _tx(self):
-        return _LedgerTx(self)
 
     # -- reads ------------------------------------------------------------------------------
     def get(self, job_id: int) -> dict:
@@ -199,11 +223,13 @@ class Ledger:
         """Queue ``jobs`` [(name, group, params, depends_on names)] in run order as one batch.
 
         A job already queued and unstarted with the same name and parameters is reused, not
-        duplicated. Dependency edges link each job to the batch's jobs it depends on.
-        Returns (batch_id, job objects in run order).
+        duplicated, and the batch becomes one of its owners. Dependency edges link each job to the
+        batch's jobs it depends on; a reused job keeps the edges its first batch gave it, so a batch
+        may depend on jobs outside itself: :meth:`needed` finds them, and whoever waits for the batch
+        runs or waits for them too. Returns (batch_id, job objects in run order).
         """
-        ts = now_iso(now)
-        with self._tx() as c:
+        def write(c: sqlite3.Connection) -> tuple[int, dict[str, int]]:
+            ts = now_iso(now)
             batch_id = c.execute("INSERT INTO batches (created_at, trigger, request) VALUES (?,?,?)",
                                  (ts, trigger, json.dumps(request or {}))).lastrowid
             ids: dict[str, int] = {}
@@ -220,22 +246,46 @@ class Ledger:
                         "created_at) VALUES (?,?,?,?,?,?,'queued',?,?)",
                         (name, group, json.dumps(params), key, batch_id, pos, trigger, ts)).lastrowid
                     self._event(c, job_id, "info", f"queued ({trigger}) in batch {batch_id}", ts)
+                c.execute("INSERT OR IGNORE INTO batch_jobs (batch_id, job_id) VALUES (?,?)", (batch_id, job_id))
                 ids[name] = job_id
                 for dep in depends_on:
                     if dep in ids:
                         c.execute("INSERT OR IGNORE INTO job_deps (job_id, depends_on) VALUES (?,?)",
                                   (job_id, ids[dep]))
+            return batch_id, ids
+
+        batch_id, ids = self._write("enqueue", write, retry=False)
         return batch_id, [self.get(i) for i in ids.values()]
 
     def retry(self, job_id: int, params: dict, *, trigger: str = "retry", now: datetime | None = None) -> dict:
-        """Queue a failed or cancelled job again (a new job row, attempt + 1, cursor carried over)."""
-        ts = now_iso(now)
-        with self._tx() as c:
+        """Queue a failed or cancelled job again (a new job row, attempt + 1, cursor carried over).
+
+        The new job keeps the original's dependencies: for each upstream job it waits for that job's
+        newest run (its retry, or a later run with the same parameters) when that run is queued or
+        running, and needs no edge when it succeeded (the event log says so). When the newest run
+        failed or was cancelled, the retry is refused with :class:`UpstreamNotDone`: it would never run.
+        """
+        def write(c: sqlite3.Connection) -> int:
+            ts = now_iso(now)
             old = c.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id=?", (job_id,)).fetchone()
             if old is None:
                 raise NotFound(f"no job with id {job_id} in the ledger {self.path}")
             if old["status"] not in (Status.FAILED, Status.CANCELLED):
                 raise TransitionRefused(job_id, "retry (only failed or cancelled jobs are retried)", old["status"])
+            waits, notes = [], []
+            for (up_id,) in c.execute("SELECT depends_on FROM job_deps WHERE job_id=? ORDER BY depends_on",
+                                      (job_id,)).fetchall():
+                newest = self._newest_run(c, up_id)
+                what = f"upstream {newest['name']} (job {newest['id']})"
+                if newest["status"] == Status.SUCCESS:
+                    notes.append(f"{what} already succeeded: no wait needed")
+                elif newest["status"] in ACTIVE:
+                    waits.append(newest["id"])
+                    notes.append(f"waits for {what}, {newest['status']}")
+                else:
+                    raise UpstreamNotDone(
+                        f"job {job_id} {old['name']} depends on {newest['name']} (job {newest['id']}), which "
+                        f"{newest['status']}; retry that first (jobctl retry {newest['id']}), then this one")
             batch_id = c.execute("INSERT INTO batches (created_at, trigger, request) VALUES (?,?,?)",
                                  (ts, trigger, json.dumps({"retry_of": job_id}))).lastrowid
             new_id = c.execute(
@@ -243,16 +293,118 @@ class Ledger:
                 "attempt, retry_of, cursor) VALUES (?,?,?,?,?,1,'queued',?,?,?,?,?)",
                 (old["name"], old["grp"], json.dumps(params), params_key(params), batch_id, trigger, ts,
                  old["attempt"] + 1, job_id, old["cursor"])).lastrowid
+            c.execute("INSERT INTO batch_jobs (batch_id, job_id) VALUES (?,?)", (batch_id, new_id))
+            c.executemany("INSERT OR IGNORE INTO job_deps (job_id, depends_on) VALUES (?,?)",
+                          [(new_id, up) for up in waits])
             self._event(c, new_id, "info", f"queued as retry of job {job_id} (attempt {old['attempt'] + 1})", ts)
+            for note in notes:
+                self._event(c, new_id, "info", note, ts)
             self._event(c, job_id, "info", f"retried as job {new_id}", ts)
-        return self.get(new_id)
+            return new_id
+
+        return self.get(self._write("retry", write, retry=False))
+
+    def _newest_run(self, c: sqlite3.Connection, job_id: int) -> sqlite3.Row:
+        """The newest run standing for job ``job_id``: itself, its retries (transitively), or a later job
+        with the same name and parameters."""
+        row = c.execute(f"SELECT {JOB_COLUMNS}, params_key FROM jobs WHERE id=?", (job_id,)).fetchone()
+        best, frontier = row, [job_id]
+        while frontier:
+            for r in c.execute(f"SELECT {JOB_COLUMNS}, params_key FROM jobs WHERE retry_of=?", (frontier.pop(),)):
+                frontier.append(r["id"])
+                best = r if r["id"] > best["id"] else best
+        same = c.execute(f"SELECT {JOB_COLUMNS}, params_key FROM jobs WHERE name=? AND params_key=? AND id>? "
+                         "ORDER BY id DESC LIMIT 1", (row["name"], row["params_key"], best["id"])).fetchone()
+        return same or best
+
+    # -- what a batch needs --------------------------------------------------------------------
+    def needed(self, ids: Iterable[int]) -> list[int]:
+        """``ids`` and every unfinished job they depend on, transitively, wherever it was queued: what
+        a waiter for ``ids`` has to run or wait for (a reused job may depend on another batch's)."""
+        ids = list(ids)
+        if not ids:
+            return []
+        seeds = ",".join("(?)" for _ in ids)
+        rows = self.conn.execute(
+            f"WITH RECURSIVE up(id) AS (VALUES {seeds} "
+            "  UNION SELECT d.depends_on FROM job_deps d JOIN up ON d.job_id = up.id "
+            "  JOIN jobs p ON p.id = d.depends_on WHERE p.status IN ('queued','running')) "
+            "SELECT id FROM up", ids).fetchall()
+        extra = sorted({r[0] for r in rows} - set(ids))
+        return ids + extra
+
+    def release(self, ids: Iterable[int], reason: str, now: datetime | None = None) -> list[int]:
+        """Cancel the queued jobs of ``ids`` that only the batch of ``ids`` owns and that no unfinished
+        job outside them waits for — what an interrupted waiter may give up without cancelling a
+        job another batch owns. Returns the ids cancelled."""
+        ids = list(ids)
+
+        def write(c: sqlite3.Connection) -> list[int]:
+            ts = now_iso(now)
+            done = []
+            for job_id in sorted(self._ours_alone(c, ids)):
+                cur = c.execute("UPDATE jobs SET status='cancelled', finished_at=?, error=? "
+                                "WHERE id=? AND status='queued'", (ts, reason, job_id))
+                if cur.rowcount == 1:
+                    self._event(c, job_id, "warning", f"{reason} while queued", ts)
+                    done.append(job_id)
+                    done.extend(self._cascade(c, job_id, "was cancelled", ts))
+            return done
+
+        return self._write("cancel", write) if ids else []
+
+    def ours_alone(self, job_id: int, ids: Iterable[int]) -> bool:
+        """Whether the batch of ``ids`` alone owns ``job_id`` and no unfinished job outside it needs it:
+        then a waiter for ``ids`` may cancel it; otherwise it gives it back with :meth:`requeue`."""
+        return job_id in self._ours_alone(self.conn, list(ids))
+
+    def _ours_alone(self, c: sqlite3.Connection, ids: list[int]) -> set[int]:
+        if not ids:
+            return set()
+        marks = ",".join("?" * len(ids))
+        ours = c.execute(f"SELECT batch_id FROM batch_jobs WHERE job_id IN ({marks}) GROUP BY batch_id "
+                         "HAVING COUNT(DISTINCT job_id) = ? ORDER BY batch_id DESC LIMIT 1",
+                         (*ids, len(set(ids)))).fetchone()
+        if ours is None:
+            return set()
+        mine = {r[0] for r in c.execute(
+            f"SELECT j.id FROM jobs j WHERE j.id IN ({marks}) AND j.status IN ('queued','running') AND NOT EXISTS "
+            "(SELECT 1 FROM batch_jobs o WHERE o.job_id=j.id AND o.batch_id != ?)", (*ids, ours[0]))}
+        if not mine:
+            return set()
+        protected: set[int] = set()
+        frontier = [r[0] for r in c.execute("SELECT id FROM jobs WHERE status IN ('queued','running')")
+                    if r[0] not in mine]
+        while frontier:  # everything some other unfinished job waits for, transitively
+            up = frontier.pop()
+            for (dep,) in c.execute("SELECT depends_on FROM job_deps WHERE job_id=?", (up,)).fetchall():
+                if dep not in protected:
+                    protected.add(dep)
+                    frontier.append(dep)
+        return mine - protected
+
+    def requeue(self, job_id: int, reason: str, now: datetime | None = None, *,
+                progress: tuple[int, int | None, Any] | None = None) -> None:
+        """running → queued: an interrupted waiter gives back a job other batches own or need (with its
+        progress and cursor, so a resumable job resumes). Retried while the ledger is busy or full."""
+        def write(c: sqlite3.Connection) -> None:
+            ts = now_iso(now)
+            self._guard(c.execute(
+                "UPDATE jobs SET status='queued', started_at=NULL, heartbeat_at=NULL, worker_pid=NULL, "
+                "worker_host=NULL, cancel_requested=0 WHERE id=? AND status='running'", (job_id,)), job_id, "requeue")
+            self._record_progress(c, job_id, progress)
+            self._event(c, job_id, "warning", f"given back to the queue: {reason}; other batches own or need it", ts)
+
+        self._write(f"requeue of job {job_id}", write)
 
     # -- claim ------------------------------------------------------------------------------
     def claim(self, *, only: Iterable[int] | None = None, pid: int | None = None,
-              now: datetime | None = None) -> dict | None:
+              now: datetime | None = None, stop: Callable[[], bool] | None = None) -> dict | None:
         """Atomically take the first runnable queued job (all its dependencies succeeded, no other
-        run of the same job name running), or None. ``only`` restricts to these job ids."""
-        ts = now_iso(now)
+        run of the same job name running), or None. ``only`` restricts to these job ids.
+
+        A busy or full ledger is tried again with backoff until it answers or ``stop()`` is true
+        (then None: nothing was claimed)."""
         pid = pid or os.getpid()
         restrict, args = "", []
         if only is not None:
@@ -261,7 +413,9 @@ class Ledger:
                 return None
             restrict = f" AND j.id IN ({','.join('?' * len(only))})"
             args = only
-        with self._tx() as c:
+
+        def write(c: sqlite3.Connection) -> int | None:
+            ts = now_iso(now)
             row = c.execute(
                 "SELECT j.id FROM jobs j WHERE j.status='queued'" + restrict +
                 " AND NOT EXISTS (SELECT 1 FROM job_deps d JOIN jobs p ON p.id=d.depends_on "
@@ -275,32 +429,55 @@ class Ledger:
                 "finished_at=NULL WHERE id=? AND status='queued'", (ts, ts, pid, self.host, row[0])),
                 row[0], "claim")
             self._event(c, row[0], "info", f"started by pid {pid} on {self.host}", ts)
-        return self.get(row[0])
+            return row[0]
+
+        try:
+            job_id = self._write("claim", write, stop=stop)
+        except _Stopped:
+            return None
+        return None if job_id is None else self.get(job_id)
 
     # -- running ----------------------------------------------------------------------------
     def heartbeat(self, job_id: int, now: datetime | None = None) -> bool:
-        """Refresh the heartbeat; returns whether a cancel was requested (False if not running)."""
-        with self._tx() as c:
-            row = c.execute("UPDATE jobs SET heartbeat_at=? WHERE id=? AND status='running' "
-                            "RETURNING cancel_requested", (now_iso(now), job_id)).fetchone()
-        return bool(row and row[0])
+        """Refresh the heartbeat (advisory: a busy or full ledger skips it); returns whether a cancel
+        was requested or the job is no longer running."""
+        def write(c: sqlite3.Connection):
+            return c.execute("UPDATE jobs SET heartbeat_at=? WHERE id=? AND status='running' "
+                             "RETURNING cancel_requested", (now_iso(now), job_id)).fetchone()
+        ok, row = self._advisory(write)
+        if not ok:
+            return self.should_stop(job_id)
+        return row is None or bool(row[0])
 
     def progress(self, job_id: int, done: int, total: int | None, cursor: Any = None,
                  now: datetime | None = None) -> bool:
-        """Record progress, cursor and heartbeat; returns whether a cancel was requested."""
-        with self._tx() as c:
-            row = c.execute(
+        """Record progress, cursor and heartbeat; returns whether the job should stop (a cancel was
+        requested, or someone else settled it). Advisory: a busy or full ledger skips the write (the
+        next one, or the final transition, records it) and never fails the job."""
+        def write(c: sqlite3.Connection):
+            return c.execute(
                 "UPDATE jobs SET progress_done=?, progress_total=?, cursor=?, heartbeat_at=? "
                 "WHERE id=? AND status='running' RETURNING cancel_requested",
                 (done, total, None if cursor is None else json.dumps(cursor), now_iso(now), job_id)).fetchone()
-        if row is None:
-            raise TransitionRefused(job_id, "record progress", self._status(job_id))
-        return bool(row[0])
+        ok, row = self._advisory(write)
+        if not ok:
+            return self.should_stop(job_id)
+        return row is None or bool(row[0])
+
+    def should_stop(self, job_id: int) -> bool:
+        """Whether a running job should stop: cancel requested, or no longer running (a read: it
+        works while another process holds the write lock). Unknown (unreadable ledger) is False."""
+        try:
+            row = self.conn.execute("SELECT status, cancel_requested FROM jobs WHERE id=?", (job_id,)).fetchone()
+        except sqlite3.DatabaseError:
+            return False
+        return row is None or row[0] != Status.RUNNING or bool(row[1])
 
     def finish(self, job_id: int, result: dict | None, now: datetime | None = None) -> None:
-        ts = now_iso(now)
-        warned = warnings_in(result)
-        with self._tx() as c:
+        """running → success. Retried while the ledger is busy or full; stamped when it commits."""
+        def write(c: sqlite3.Connection) -> None:
+            ts = now_iso(now)
+            warned = warnings_in(result)
             self._guard(c.execute(
                 "UPDATE jobs SET status='success', finished_at=?, heartbeat_at=?, result=?, warnings=?, "
                 "progress_done=COALESCE(progress_total, progress_done) WHERE id=? AND status='running'",
@@ -310,72 +487,103 @@ class Ledger:
             else:
                 self._event(c, job_id, "info", "succeeded", ts)
 
-    def fail(self, job_id: int, error: str, tb: str | None = None, now: datetime | None = None) -> list[int]:
-        """running → failed; queued downstream jobs are cancelled. Returns their ids."""
-        ts = now_iso(now)
-        with self._tx() as c:
+        self._write(f"finish of job {job_id}", write)
+
+    def fail(self, job_id: int, error: str, tb: str | None = None, now: datetime | None = None, *,
+             progress: tuple[int, int | None, Any] | None = None) -> list[int]:
+        """running → failed (with the last progress and cursor when given); queued downstream jobs are
+        cancelled. Returns their ids. Retried while the ledger is busy or full."""
+        def write(c: sqlite3.Connection) -> list[int]:
+            ts = now_iso(now)
             self._guard(c.execute(
                 "UPDATE jobs SET status='failed', finished_at=?, error=?, traceback=? "
                 "WHERE id=? AND status='running'", (ts, error, tb, job_id)), job_id, "fail")
+            self._record_progress(c, job_id, progress)
             self._event(c, job_id, "error", error, ts)
             return self._cascade(c, job_id, "failed", ts)
 
+        return self._write(f"fail of job {job_id}", write)
+
     def mark_cancelled(self, job_id: int, reason: str = "cancelled by operator",
-                       now: datetime | None = None) -> list[int]:
-        """running → cancelled (the runner stopped at a batch boundary)."""
-        ts = now_iso(now)
-        with self._tx() as c:
+                       now: datetime | None = None, *,
+                       progress: tuple[int, int | None, Any] | None = None) -> list[int]:
+        """running → cancelled (the runner stopped at a batch boundary). Retried while the ledger is
+        busy or full."""
+        def write(c: sqlite3.Connection) -> list[int]:
+            ts = now_iso(now)
             self._guard(c.execute(
                 "UPDATE jobs SET status='cancelled', finished_at=?, error=? WHERE id=? AND status='running'",
                 (ts, reason, job_id)), job_id, "cancel")
+            self._record_progress(c, job_id, progress)
             self._event(c, job_id, "warning", f"cancelled at a batch boundary: {reason}", ts)
             return self._cascade(c, job_id, "was cancelled", ts)
 
+        return self._write(f"cancel of job {job_id}", write)
+
     def cancel(self, job_id: int, *, stalled_after: float = 300, now: datetime | None = None) -> str:
         """Operator cancel. Queued → cancelled at once; running → cancel requested (stops at its next
-        batch boundary), or cancelled at once when its worker is gone. Returns what happened:
+        batch boundary), or cancelled at once when no process will act on a request (stalled: its
+        worker is gone or silent; suspect: its heartbeat is from the future). Returns what happened:
         'cancelled' or 'requested'."""
-        ts = now_iso(now)
         job = self.get(job_id)
         if job["status"] == Status.QUEUED:
-            with self._tx() as c:
+            def write_queued(c: sqlite3.Connection) -> str:
+                ts = now_iso(now)
                 self._guard(c.execute(
                     "UPDATE jobs SET status='cancelled', finished_at=?, error='cancelled by operator' "
                     "WHERE id=? AND status='queued'", (ts, job_id)), job_id, "cancel")
                 self._event(c, job_id, "warning", "cancelled by operator while queued", ts)
                 self._cascade(c, job_id, "was cancelled", ts)
-            return "cancelled"
+                return "cancelled"
+            return self._write(f"cancel of job {job_id}", write_queued)
         if job["status"] == Status.RUNNING:
             reason = self.stall_reason(job, stalled_after, now)
-            with self._tx() as c:
+
+            def write_running(c: sqlite3.Connection) -> str:
+                ts = now_iso(now)
                 if reason:
                     self._guard(c.execute(
                         "UPDATE jobs SET status='cancelled', finished_at=?, error=? WHERE id=? AND status='running'",
-                        (ts, f"cancelled by operator (stalled: {reason})", job_id)), job_id, "cancel")
-                    self._event(c, job_id, "warning", f"cancelled at once: stalled ({reason})", ts)
+                        (ts, f"cancelled by operator ({_stall_label(reason)})", job_id)), job_id, "cancel")
+                    self._event(c, job_id, "warning", f"cancelled at once: {_stall_label(reason)}", ts)
                     self._cascade(c, job_id, "was cancelled", ts)
                     return "cancelled"
                 self._guard(c.execute("UPDATE jobs SET cancel_requested=1 WHERE id=? AND status='running'",
                                       (job_id,)), job_id, "cancel")
                 self._event(c, job_id, "warning", "cancel requested; stops at the next batch boundary", ts)
-            return "requested"
+                return "requested"
+            return self._write(f"cancel of job {job_id}", write_running)
         raise TransitionRefused(job_id, "cancel", job["status"])
 
     # -- stalled ----------------------------------------------------------------------------
+    clock_tolerance_s: float = CLOCK_TOLERANCE_S
+
     def stall_reason(self, job: dict, after: float, now: datetime | None = None) -> str | None:
-        """Why a running job counts as stalled, or None: no heartbeat for ``after`` seconds (a NULL
-        heartbeat counts from the start), or its worker process is gone on this host."""
+        """Why a running job counts as stalled, or None: its worker process is gone on this host; or
+        its heartbeat (a NULL one counts from the start) is older than ``after`` seconds — plus the
+        clock tolerance when another host wrote it; or it is *suspect*: its heartbeat lies further
+        in the future than the clock tolerance, so its age cannot be judged (a worker whose clock is
+        wrong) and nothing says a process still acts on it."""
         if job["status"] != Status.RUNNING:
             return None
         now = now or datetime.now(timezone.utc)
         if job["worker_host"] == self.host and job["worker_pid"] and not pid_alive(job["worker_pid"]):
             return f"worker pid {job['worker_pid']} is gone"
         beat = parse_iso(job["heartbeat_at"] or job["started_at"])
-        if beat and (now - beat) > timedelta(seconds=after):
-            return f"no heartbeat for {int((now - beat).total_seconds())} s"
+        if beat is None:
+            return None
+        age = (now - beat).total_seconds()
+        tolerance = self.clock_tolerance_s
+        if -age > tolerance:
+            return (f"suspect: heartbeat {int(-age)} s in the future, beyond the {tolerance:g} s clock tolerance "
+                    f"(is the clock of {job['worker_host'] or 'its host'} wrong?)")
+        slack = 0 if job["worker_host"] == self.host else tolerance
+        if age > after + slack:
+            return f"no heartbeat for {int(age)} s"
         return None
 
     def stalled(self, after: float = 300, now: datetime | None = None) -> list[tuple[dict, str]]:
+        """Running jobs that are stalled or suspect, with the reason."""
         out = []
         for job in self.jobs(status="running", newest_first=False):
             reason = self.stall_reason(job, after, now)
@@ -386,28 +594,89 @@ class Ledger:
     def cleanup_stalled(self, after: float = 300, now: datetime | None = None) -> list[tuple[dict, str]]:
         """Mark stalled running jobs failed (so they can be retried); cancel their queued dependents."""
         done = []
-        ts = now_iso(now)
         for job, reason in self.stalled(after, now):
-            with self._tx() as c:
+            def write(c: sqlite3.Connection, job=job, reason=reason) -> bool:
+                ts = now_iso(now)
                 cur = c.execute("UPDATE jobs SET status='failed', finished_at=?, error=? "
                                 "WHERE id=? AND status='running' AND COALESCE(heartbeat_at, started_at) IS ?",
-                                (ts, f"stalled: {reason}; marked failed by cleanup", job["id"],
+                                (ts, f"{_stall_label(reason)}; marked failed by cleanup", job["id"],
                                  job["heartbeat_at"] or job["started_at"]))
                 if cur.rowcount != 1:
-                    continue  # it moved on meanwhile: not stalled after all
-                self._event(c, job["id"], "error", f"stalled ({reason}); marked failed by cleanup", ts)
+                    return False  # it moved on meanwhile: not stalled after all
+                self._event(c, job["id"], "error", f"{_stall_label(reason)}; marked failed by cleanup", ts)
                 self._cascade(c, job["id"], "stalled", ts)
-            done.append((job, reason))
+                return True
+            if self._write(f"cleanup of job {job['id']}", write, retry=False):
+                done.append((job, reason))
         return done
 
     # -- log ----------------------------------------------------------------------------------
-    def log(self, job_id: int, level: str, message: str, now: datetime | None = None) -> None:
-        with self._tx() as c:
+    def log(self, job_id: int, level: str, message: str, now: datetime | None = None, *,
+            advisory: bool = False) -> bool:
+        """Add a line to a job's log. ``advisory``: a busy or full ledger skips it (returns False)."""
+        def write(c: sqlite3.Connection) -> None:
             self._event(c, job_id, level, message, now_iso(now))
+        if advisory:
+            return self._advisory(write)[0]
+        self._write("log", write, retry=False)
+        return True
+
+    # -- writing ------------------------------------------------------------------------------
+    def _write(self, what: str, fn: Callable[[sqlite3.Connection], Any], *, retry: bool = True,
+               stop: Callable[[], bool] | None = None) -> Any:
+        """Run ``fn`` in one write transaction. A transient fault (locked, disk full, I/O) is tried
+        again with backoff up to RETRY_MAX_S between tries — for as long as this process lives, or
+        until ``stop()`` (then :class:`_Stopped`) — logging the 1st, 2nd, 4th, 8th … try. Without
+        ``retry``, or for a lasting fault, raises :class:`LedgerFault` naming the ledger and cause."""
+        attempt = 0
+        while True:
+            try:
+                with transaction(self.conn) as c:
+                    return fn(c)
+            except sqlite3.DatabaseError as exc:
+                self._rollback()
+                fault = storage_fault("ledger", self.path, exc)
+                if not (retry and fault.transient):
+                    raise fault from None
+            if stop is not None and stop():
+                raise _Stopped()
+            attempt += 1
+            delay = min(RETRY_MAX_S, 0.05 * 2 ** attempt) * random.uniform(0.8, 1.0)
+            if attempt & (attempt - 1) == 0:
+                log.warning("jobctl: %s — %s: trying again in %.1f s (try %d)", fault, what, delay, attempt)
+            time.sleep(delay)
+
+    def _advisory(self, fn: Callable[[sqlite3.Connection], Any]) -> tuple[bool, Any]:
+        """One try of ``fn`` with a short busy timeout; (False, None) when the ledger is busy or full."""
+        self.conn.execute(f"PRAGMA busy_timeout = {min(ADVISORY_TIMEOUT_MS, self.timeout_ms)}")
+        try:
+            with transaction(self.conn) as c:
+                return True, fn(c)
+        except sqlite3.DatabaseError as exc:
+            self._rollback()
+            if not storage_fault("ledger", self.path, exc).transient:
+                raise storage_fault("ledger", self.path, exc) from None
+            return False, None
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {self.timeout_ms}")
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.DatabaseError:
+                pass
 
     # -- internals ----------------------------------------------------------------------------
     def _event(self, c: sqlite3.Connection, job_id: int, level: str, message: str, ts: str) -> None:
         c.execute("INSERT INTO events (job_id, at, level, message) VALUES (?,?,?,?)", (job_id, ts, level, message))
+
+    def _record_progress(self, c: sqlite3.Connection, job_id: int,
+                         progress: tuple[int, int | None, Any] | None) -> None:
+        if progress is not None:
+            done, total, cursor = progress
+            c.execute("UPDATE jobs SET progress_done=?, progress_total=?, cursor=? WHERE id=?",
+                      (done, total, None if cursor is None else json.dumps(cursor), job_id))
 
     def _status(self, job_id: int) -> str | None:
         row = self.conn.execute("SELECT status FROM jobs WHERE id=?", (job_id,)).fetchone()
@@ -434,36 +703,13 @@ class Ledger:
         return cancelled
 
 
-class _LedgerTx:
-    """``with ledger._tx() as c``: a short write transaction, with lock errors made operator-facing."""
-
-    def __init__(self, ledger: Ledger):
-        self.ledger = ledger
-        self._cm = None
-
-    def __enter__(self) -> sqlite3.Connection:
-        self._cm = transaction(self.ledger.conn)
-        try:
-            return self._cm.__enter__()
-        except sqlite3.OperationalError as exc:
-            raise LedgerError(_ledger_message(self.ledger.path, exc)) from None
-
-    def __exit__(self, *exc_info):
-        try:
-            return self._cm.__exit__(*exc_info)
-        except sqlite3.OperationalError as exc:
-            raise LedgerError(_ledger_message(self.ledger.path, exc)) from None
+def _stall_label(reason: str) -> str:
+    """'stalled: <reason>', or the reason itself when it already says what it is ('suspect: …')."""
+    return reason if reason.startswith("suspect") else f"stalled: {reason}"
 
 
-def _ledger_message(path: Path, exc: Exception) -> str:
-    text = str(exc)
-    if "locked" in text or "busy" in text:
-        return f"ledger {path} is locked by another process (waited for the busy timeout); try again"
-    if "unable to open" in text:
-        return f"cannot open ledger {path}: check the path and its permissions"
-    if "readonly" in text:
-        return f"ledger {path} is read-only: jobctl needs to write it"
-    return f"ledger {path}: {text}"
+class _Stopped(Exception):
+    """A retried write given up because its caller asked to stop."""
 
 
 def pid_alive(pid: int) -> bool:

@@ -26,7 +26,7 @@ def _wait(settings: Settings, ids: list[int], *, live: bool | None = None,
     watch = Watch(settings.ledger_path, ids, live=live, results=results)
     watch.start()
     try:
-        final = actions.execute(settings, ids, interrupt=interrupt)
+        final = actions.execute(settings, ids, interrupt=interrupt, on_wait=watch.line)
     finally:
         watch.stop()
         restore()
@@ -119,7 +119,7 @@ def worker_cmd(ctx: typer.Context,
 @command("cancel")
 def cancel_cmd(ctx: typer.Context, job_id: JobId,
                after: After = 300):
-    """Cancel a job: queued at once; running at its next batch boundary; stalled at once."""
+    """Cancel a job: queued at once; running at its next batch boundary; stalled or suspect at once."""
     what = actions.cancel(settings_of(ctx), job_id, after=after)["outcome"]
     if what == "cancelled":
         stdout().print(f"job {job_id} cancelled")
@@ -152,7 +152,8 @@ def stalled_cmd(ctx: typer.Context,
                 after: After = 300,
                 cleanup: Annotated[bool, typer.Option("--cleanup", help="Mark them failed so they can be re-run.")] = False,
                 as_json: Json = False):
-    """Running jobs with no heartbeat for --after seconds, or whose process is gone."""
+    """Running jobs with no heartbeat for --after seconds, whose process is gone, or whose heartbeat is
+    from the future beyond the clock tolerance (suspect)."""
     rows = actions.stalled(settings_of(ctx), after=after, cleanup=cleanup)
     if as_json:
         emit_json(rows)
