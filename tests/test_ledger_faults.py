@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import jobctl.db as dbmod
-import jobctl.ledger as ledgermod
+import jobctl.ledger_store as storemod  # where the ledger's writes read RETRY_MAX_S, ADVISORY_TIMEOUT_MS
 from jobctl.errors import UpstreamNotDone
 from jobctl.ledger import Ledger
 from jobctl.timeutil import now_iso, parse_iso
@@ -28,8 +28,8 @@ def ledger(tmp_path):
 def short_busy(monkeypatch):
     """Busy timeout and retry pauses scaled down: a 'long' lock is a second, not a minute."""
     monkeypatch.setattr(dbmod, "BUSY_TIMEOUT_MS", BUSY_MS)
-    monkeypatch.setattr(ledgermod, "RETRY_MAX_S", 0.1)
-    monkeypatch.setattr(ledgermod, "ADVISORY_TIMEOUT_MS", 50)
+    monkeypatch.setattr(storemod, "RETRY_MAX_S", 0.1)
+    monkeypatch.setattr(storemod, "ADVISORY_TIMEOUT_MS", 50)
 
 
 def to_ms(at: datetime) -> datetime:

@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 import jobctl.db as dbmod
-import jobctl.ledger as ledgermod
+import jobctl.ledger_store as storemod  # where the ledger's writes read RETRY_MAX_S, ADVISORY_TIMEOUT_MS
 import jobctl.runner as runnermod
 from jobctl.errors import LedgerFault, RunFault
 from jobctl.ledger import Ledger
@@ -40,8 +40,8 @@ def toy_registry(toy_registry):
 @pytest.fixture
 def short_busy(monkeypatch):
     monkeypatch.setattr(dbmod, "BUSY_TIMEOUT_MS", BUSY_MS)
-    monkeypatch.setattr(ledgermod, "RETRY_MAX_S", 0.1)
-    monkeypatch.setattr(ledgermod, "ADVISORY_TIMEOUT_MS", 50)
+    monkeypatch.setattr(storemod, "RETRY_MAX_S", 0.1)
+    monkeypatch.setattr(storemod, "ADVISORY_TIMEOUT_MS", 50)
     monkeypatch.setattr(runnermod.LedgerReporter, "BACKOFF_S", 0.1)
     monkeypatch.setattr(runnermod, "PROGRESS_EVERY_S", 0)  # a progress write at every batch boundary
 
