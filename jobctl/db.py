@@ -71,9 +71,11 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator
 #: But with nobody waiting that pause is pure loss (a fifth to a half of a write-bound job's time).
 #: SQLite cannot tell us who waits, so the evidence is indirect, per database file:
 #:
-#: * another connection committed since our last commit (``PRAGMA data_version`` changed), or our
-#:   own ``BEGIN IMMEDIATE`` had to wait for the lock (> CONTENDED_WAIT_S): the database is
-#:   *contended* for the next HOT_WINDOW_S seconds, and every transaction is followed by the pause;
+#: * another connection committed since our last commit (``PRAGMA data_version`` changed): the
+#:   database is *contended* for the next HOT_WINDOW_S seconds, and every transaction is followed by
+#:   the pause. (How long our own BEGIN IMMEDIATE waited is not used: a writer we waited for has
+#:   committed, which data_version shows anyway, while the wait itself also counts the GIL and the
+#:   CPU scheduler — a thread building rows made it a false alarm every few hundred transactions);
 #: * otherwise (no other writer seen for HOT_WINDOW_S): no pause, except one PROBE_GAP_S gap (longer
 #:   than the busy handler's longest sleep, so a waiting writer surely gets in, and its commit is the
 #:   evidence above) whenever PROBE_EVERY_S passed without any such gap; gaps the job leaves anyway
@@ -82,10 +84,9 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator
 #: A database starts contended (until HOT_WINDOW_S passes without evidence): assume the app is there.
 YIELD_FACTOR = float(os.environ.get("JOBCTL_YIELD_FACTOR", "1.0"))
 YIELD_MAX_S = 0.25
-CONTENDED_WAIT_S = 0.002
-HOT_WINDOW_S = 1.0
+HOT_WINDOW_S = 0.5
 PROBE_GAP_S = 0.11
-PROBE_EVERY_S = 3.0
+PROBE_EVERY_S = 4.0   # well under busy timeouts (the app bench 5 s, jobctl 10 s): a lone writer waits at most this
 
 
 class _YieldState:
@@ -146,7 +147,7 @@ def yielding_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connectio
         version = c.execute("PRAGMA data_version").fetchone()[0]
         if began - st.last_release >= PROBE_GAP_S:
             st.last_gap = began
-        if began - asked > CONTENDED_WAIT_S or (st.data_version is not None and version != st.data_version):
+        if st.data_version is not None and version != st.data_version:
             st.hot_until = began + HOT_WINDOW_S
             st.contended += 1
         yield c
