@@ -76,57 +76,6 @@ def _write_batches(new, ctx, columns: str, batches) -> int:
     return written
 
 
-def _reader(conn):
-    """A read-only connection to ``conn``'s database file, or None (an in-memory database)."""
-    from ...db import connect
-    path = conn.execute("PRAGMA database_list").fetchone()[2]
-    return connect(path, readonly=True) if path else None
-
-
-def prefetched(items, depth: int = 1):
-    """``items`` produced on a background thread, at most ``depth`` ahead of the consumer; the
-    producer's exception is raised in the consumer; closing the generator stops the producer."""
-    import queue
-    import threading
-
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def put(x) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(x, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce():
-        try:
-            for item in items:
-                if not put((True, item)):
-                    return
-        except BaseException as exc:        # handed to the consumer
-            put((False, exc))
-            return
-        put((True, done))
-
-    worker = threading.Thread(target=produce, name="jobctl-prefetch", daemon=True)
-    worker.start()
-    try:
-        while True:
-            ok, item = q.get()
-            if not ok:
-                raise item
-            if item is done:
-                return
-            yield item
-    finally:
-        stop.set()
-        worker.join()
-
-
 # ============================================================================ build-user-traits
 @job("build-user-traits", group="matching",
      writes=["user_traits"], rebuilds=True, uses_now=True,
@@ -305,25 +254,14 @@ def compatibility(ctx):
     ctx.set_total(max(1, len(batches_of_owners)))
     reporter = Reports(users, quiz, interests, traits, blocks)
 
-    def batches(read):
+    def batches():
         if not batches_of_owners:
             yield []
         for chunk in batches_of_owners:
-            rows = read.execute(f"SELECT user_id, candidate_id FROM {SCORES_TABLE} WHERE user_id BETWEEN ? AND ? "
+            rows = conn.execute(f"SELECT user_id, candidate_id FROM {SCORES_TABLE} WHERE user_id BETWEEN ? AND ? "
                                 "ORDER BY user_id, candidate_id", (int(chunk[0]), int(chunk[-1]))).fetchall()
             yield reporter.rows(np.array(rows, dtype=np.int64).reshape(-1, 2))
 
-    # The next batch's rows are built on a thread of their own (reading match_scores through a read-only
-    # connection of its own) while this one is inserted: SQLite releases the GIL while it writes.
-    reader = _reader(conn)
-    try:
-        with ctx.rebuild(REPORTS_TABLE, REPORTS_DDL) as new:
-            source = prefetched(batches(reader)) if reader is not None else batches(conn)
-            try:
-                written = _write_batches(new, ctx, "user_id, candidate_id, area, score, details", source)
-            finally:
-                source.close()
-    finally:
-        if reader is not None:
-            reader.close()
+    with ctx.rebuild(REPORTS_TABLE, REPORTS_DDL) as new:
+        written = _write_batches(new, ctx, "user_id, candidate_id, area, score, details", batches())
     return {"reports": written, "matches": reporter.pairs_seen, "matches_skipped": reporter.skipped}
