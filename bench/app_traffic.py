@@ -8,7 +8,11 @@ its jobs last night) is copied to bench/out/traffic-run-<users>-<pid>/ (removed 
 - phase 2, jobs running: `jobctl enqueue --all --wait -p now=... -p full=true` runs in a subprocess
   (full=true: content-features and media-metadata-batch redo every row, the heaviest nightly run)
   while a second process plays the app;
-- phase 1, no jobs: the same app process runs again for the same duration (capped by --max-baseline-s).
+- phase 1, no jobs: the same app process runs again for the same duration (capped by --max-baseline-s);
+- phase 0, jobs alone (skip with --no-alone): the same pipeline on another fresh copy with no app at all.
+
+Both pipeline runs record where jobctl's lock-yielding pauses went (JOBCTL_YIELD_STATS, jobctl/db.py):
+with no app the pauses should cost under 5 % of the pipeline; with the app they keep its write p99 low.
 
 The app process, paced at --rate operations per second (half writes, half reads), does what a
 dating app does, on one long-lived connection with a 5 s busy timeout, each write its own short
@@ -162,9 +166,39 @@ def spawn_app(db: Path, out: Path, duration: float, stop: Path, args) -> subproc
 
 # -- the platform -------------------------------------------------------------------------------------
 
-def jobctl_env(folder: Path) -> dict:
-    return dict(os.environ, JOBCTL_DB=str(folder / "platform.db"), JOBCTL_LEDGER=str(folder / "ledger.db"),
-                JOBCTL_MEDIA_ROOT=str(folder / "media"), PYTHONPATH=str(ROOT))
+def jobctl_env(folder: Path, yield_stats: Path | None = None) -> dict:
+    env = dict(os.environ, JOBCTL_DB=str(folder / "platform.db"), JOBCTL_LEDGER=str(folder / "ledger.db"),
+               JOBCTL_MEDIA_ROOT=str(folder / "media"), PYTHONPATH=str(ROOT))
+    if yield_stats is not None:
+        env["JOBCTL_YIELD_STATS"] = str(yield_stats)
+    return env
+
+
+def run_pipeline(work: Path, stats: Path) -> tuple[float, subprocess.CompletedProcess]:
+    t0 = time.perf_counter()
+    pipe = subprocess.run([*JOBCTL, "enqueue", "--all", "--wait", "--json", "-p", f"now={NOW}", "-p", "full=true"],
+                          env=jobctl_env(work, stats), capture_output=True, text=True)
+    return time.perf_counter() - t0, pipe
+
+
+def yield_summary(stats: Path, db: Path, seconds: float) -> dict:
+    """The platform database's write transactions, lock held and paused seconds, over all processes."""
+    tot = {"transactions": 0, "held_s": 0.0, "paused_s": 0.0, "contended": 0}
+    if stats.exists():
+        for line in stats.read_text().splitlines():
+            for path, st in json.loads(line)["stats"].items():
+                if Path(path).resolve() == db.resolve():
+                    for k in tot:
+                        tot[k] += st[k]
+    tot["pipeline_s"] = seconds
+    tot["pause_share"] = tot["paused_s"] / seconds if seconds else float("nan")
+    return tot
+
+
+def show_yield(label: str, y: dict) -> None:
+    print(f"  yielding, {label}: {y['transactions']} job write transactions held the lock {y['held_s']:.1f} s, "
+          f"paused {y['paused_s']:.1f} s after them = {100 * y['pause_share']:.1f} % of the pipeline's "
+          f"{y['pipeline_s']:.1f} s; {y['contended']} found another writer")
 
 
 def prepared_platform(users: int, seed: int) -> Path:
@@ -270,12 +304,20 @@ def main() -> None:
     ap.add_argument("--max-baseline-s", type=float, default=900.0, help="cap of the no-jobs phase's duration")
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
     ap.add_argument("--keep", action="store_true", help="keep the run's copy of the platform afterwards")
+    ap.add_argument("--no-alone", action="store_true", help="skip phase 0 (the pipeline with no app)")
     args = ap.parse_args()
     print_floors()  # the same run's floors, so figures compare across machines
 
     print(f"app traffic vs jobs: {args.users:,} users, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M %Z')}, "
           f"app at {args.rate:g} ops/s", flush=True)
     src = prepared_platform(args.users, args.seed)
+    alone = None
+    if not args.no_alone:         # phase 0: the jobs alone, on a copy of their own
+        work = fresh_copy(src, args.users)
+        secs, pipe0 = run_pipeline(work, work / "yield-alone.jsonl")
+        alone = yield_summary(work / "yield-alone.jsonl", work / "platform.db", secs)
+        alone["exit"] = pipe0.returncode
+        shutil.rmtree(work, ignore_errors=True)
     work = fresh_copy(src, args.users)
     db = work / "platform.db"
 
@@ -283,10 +325,8 @@ def main() -> None:
     stop, out2 = work / "stop", work / "app-jobs.json"
     app = spawn_app(db, out2, 10 ** 9, stop, args)
     time.sleep(2.0)                   # the app is up and has loaded its id lists
-    t0 = time.perf_counter()
-    pipe = subprocess.run([*JOBCTL, "enqueue", "--all", "--wait", "--json", "-p", f"now={NOW}", "-p", "full=true"],
-                          env=jobctl_env(work), capture_output=True, text=True)
-    pipeline_s = time.perf_counter() - t0
+    pipeline_s, pipe = run_pipeline(work, work / "yield-app.jsonl")
+    with_app = yield_summary(work / "yield-app.jsonl", db, pipeline_s)
     stop.touch()
     app.wait()
     with_jobs = summarise("phase 2, jobs running (enqueue --all --wait)", json.loads(out2.read_text()))
@@ -309,6 +349,10 @@ def main() -> None:
                     - datetime.fromisoformat(j["started_at"].replace("Z", "+00:00"))).total_seconds()
         print(f"  {j['name']:<24} {j['status']:<9} {'' if secs is None else f'{secs:8.1f} s'}"
               + (f"  {j['error']}" if j.get("error") else ""))
+    print()
+    if alone is not None:
+        show_yield(f"phase 0, no app (exit {alone['exit']})", alone)
+    show_yield("phase 2, app running", with_app)
     blame = attribute(with_jobs["slow"], jobs)
     if blame:
         print(f"\napp operations over {SLOW_MS:g} ms while jobs ran, by the job running then:")
@@ -323,7 +367,8 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     if args.json:
         args.json.write_text(json.dumps({"users": args.users, "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
-                                         "rate": args.rate, "pipeline_s": pipeline_s, "pipeline_exit": pipe.returncode,
+                                         "rate": args.rate, "pipeline_s": pipeline_s,
+                                         "yield_alone": alone, "yield_with_app": with_app, "pipeline_exit": pipe.returncode,
                                          "idle": idle, "jobs_running": with_jobs,
                                          "slow_by_job": blame,
                                          "jobs": [{k: j.get(k) for k in ("name", "status", "started_at", "finished_at",

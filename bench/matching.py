@@ -18,7 +18,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from floors import print_floors  # noqa: E402  (bench/floors.py)
+from floors import insert_floor, print_floors  # noqa: E402  (bench/floors.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -58,7 +58,7 @@ def main() -> None:
     ap.add_argument("--max-distance-km", type=float, default=None)
     ap.add_argument("--no-compat", action="store_true", help="skip the compatibility job")
     args = ap.parse_args()
-    print_floors()  # the same run's floors, so figures compare across machines
+    floors = print_floors()  # the same run's floors, so figures compare across machines
 
     from jobctl.context import make_context
     from jobctl.db import connect
@@ -112,9 +112,21 @@ def main() -> None:
     print(f"   ratio to floor: whole job {dt / floor:.2f}x, scoring phase {compute / floor:.2f}x")
 
     if not args.no_compat:
+        from jobctl.db import yield_stats
+        before = {k: dict(v) for k, v in yield_stats().items()}
         dt, res, _ = run(matching.compatibility)
         print(f"compatibility       {dt:8.2f} s   {res['reports']:,} report rows for {res['matches']:,} matches "
               f"({res['reports'] / dt / 1e3:.0f} k rows/s)   peak {peak_mb():.0f} MB")
+        after_floor = insert_floor()    # the machine is shared: the floor again, right after the job
+        for label, rate in (("floor before", floors["insert_rows_per_s"]), ("floor after", after_floor)):
+            need = res["reports"] / rate
+            print(f"   insert {label} {rate:,.0f} rows/s needs {need:.2f} s for these rows: ratio {dt / need:.2f}x")
+        for path, st in yield_stats().items():
+            b = before.get(path, {"transactions": 0, "held_s": 0.0, "paused_s": 0.0, "contended": 0})
+            print(f"   yielding (no app): {st['transactions'] - b['transactions']} write transactions held the lock "
+                  f"{st['held_s'] - b['held_s']:.2f} s, paused {st['paused_s'] - b['paused_s']:.2f} s "
+                  f"({100 * (st['paused_s'] - b['paused_s']) / dt:.1f} % of the job), "
+                  f"{st['contended'] - b['contended']} saw another writer")
     conn.close()
 
 

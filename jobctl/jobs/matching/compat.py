@@ -51,24 +51,23 @@ class Reports:
         pairs, u, v = pairs[ok], u[ok], v[ok]
         if len(pairs) == 0:
             return []
+        order = np.lexsort((pairs[:, 1], pairs[:, 0]))
+        if (np.diff(order) != 1).any():          # rows come in key order from the SELECT; else sort them
+            pairs, u, v = pairs[order], u[order], v[order]
         lo, hi = np.minimum(u, v), np.maximum(u, v)
         _, first, back = np.unique(lo * users.n + hi, return_index=True, return_inverse=True)
+        back = back.ravel()
         parts = self.area_parts(lo[first], hi[first])       # area name -> (valid, score, details)
-        cols = []
-        for rank, area in enumerate(ALL_AREAS):
-            valid, score, text = parts[area]
-            take = valid[back]
-            idx = back[take]
-            cols.append((pairs[take, 0], pairs[take, 1], np.full(len(idx), rank), score[idx], text[idx]))
-        user = np.concatenate([c[0] for c in cols])
-        cand = np.concatenate([c[1] for c in cols])
-        arank = np.concatenate([c[2] for c in cols])
-        score = np.concatenate([c[3] for c in cols])
-        text = np.concatenate([c[4] for c in cols])
-        order = np.lexsort((arank, cand, user))
-        area_names = np.array(ALL_AREAS, dtype=object)
-        return list(zip(user[order].tolist(), cand[order].tolist(), area_names[arank[order]].tolist(),
-                        score[order].tolist(), text[order].tolist()))
+        # a pairs × areas grid (areas in key order): its valid cells in row-major order are the rows in
+        # (user, candidate, area) order, with no sort
+        valid = np.column_stack([parts[area][0] for area in ALL_AREAS])[back]
+        pi, ai = np.nonzero(valid)
+        of_pair = back[pi]
+        score = np.column_stack([parts[area][1] for area in ALL_AREAS])[of_pair, ai]
+        text = np.column_stack([parts[area][2] for area in ALL_AREAS])[of_pair, ai]
+        area_names = np.array(ALL_AREAS, dtype=object)[ai]
+        return list(zip(pairs[pi, 0].tolist(), pairs[pi, 1].tolist(), area_names.tolist(), score.tolist(),
+                        text.tolist()))
 
     def area_parts(self, a: np.ndarray, b: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """For unordered pairs (a, b): per area, (has a row, score, details text as object array)."""
