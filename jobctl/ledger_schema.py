@@ -75,7 +75,14 @@ def _m3_warnings(db: sqlite_utils.Database) -> None:
     db["jobs"].add_column("warnings", str)
 
 
-MIGRATIONS = [_m1_initial, _m2_batch_members, _m3_warnings]
+def _m4_history_indexes(db: sqlite_utils.Database) -> None:
+    """History filtered by group or by job and paged by id (the panel's Job History, `history --group`)
+    reads an index in id order instead of scanning the whole ledger."""
+    db["jobs"].create_index(["grp", "id"], index_name="jobs_grp_id")
+    db["jobs"].create_index(["name", "id"], index_name="jobs_name_id")
+
+
+MIGRATIONS = [_m1_initial, _m2_batch_members, _m3_warnings, _m4_history_indexes]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 JOB_COLUMNS = ("id, name, grp, params, batch_id, position, status, trigger, created_at, started_at, "

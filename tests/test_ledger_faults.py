@@ -93,7 +93,8 @@ def test_release_cancels_only_what_no_other_batch_owns_or_needs(ledger):
 def test_migration_records_owners_of_existing_jobs(tmp_path):
     led = Ledger(tmp_path / "l.db")
     (b1, a1, idx), (b2, a2, rep) = two_batches(led)
-    led.conn.executescript("DROP TABLE batch_jobs; ALTER TABLE jobs DROP COLUMN warnings; PRAGMA user_version = 1;")
+    led.conn.executescript("DROP TABLE batch_jobs; ALTER TABLE jobs DROP COLUMN warnings; DROP INDEX jobs_grp_id; "
+                           "DROP INDEX jobs_name_id; PRAGMA user_version = 1;")  # back to a version-1 ledger
     led.close()
     led = Ledger(tmp_path / "l.db")
     owners = {tuple(r) for r in led.conn.execute("SELECT batch_id, job_id FROM batch_jobs")}

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from jobctl.cli import app
 from jobctl.ledger import SCHEMA_VERSION, Ledger
+from jobctl.ledger_schema import MIGRATIONS, _m3_warnings
 from jobctl.outcome import warnings_in
 
 runner = CliRunner()
@@ -64,7 +65,9 @@ def test_an_older_ledger_gains_the_warnings_column(tmp_path):
     Ledger(path).close()
     conn = sqlite3.connect(path)
     conn.execute("ALTER TABLE jobs DROP COLUMN warnings")
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")  # the warnings migration is the newest
+    for index in ("jobs_grp_id", "jobs_name_id"):  # and what the migrations after it added
+        conn.execute(f"DROP INDEX {index}")
+    conn.execute(f"PRAGMA user_version = {MIGRATIONS.index(_m3_warnings)}")  # the ledger before the warnings
     conn.commit()
     conn.close()
     ledger = Ledger(path)
