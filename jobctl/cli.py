@@ -24,6 +24,7 @@ from .registry import JobSpec, Registry, load_catalogue
 from .render import (Watch, emit_json, eta, fmt_duration, fmt_progress, jobs_table, public_job, short,
                      stalled_banner, status_text, stderr, stdout)
 from .runner import Interrupt, Runner, install_signal_handlers, run_until_done, work
+from .backend import as_target, redact
 from .schema import open_platform
 
 app = typer.Typer(
@@ -34,7 +35,7 @@ app = typer.Typer(
 
 @dataclass
 class Settings:
-    db: Path
+    db: Path | str          # an SQLite file, or a postgresql:// URL (print it with redact())
     ledger_path: Path
     media_root: Path
     trigger: str = "manual"
@@ -65,14 +66,14 @@ def _complete_param(incomplete: str) -> list[str]:
 @app.callback()
 def _main(
     ctx: typer.Context,
-    db: Annotated[Path, typer.Option("--db", envvar="JOBCTL_DB", help="The platform database.")] = Path("platform.db"),
+    db: Annotated[str, typer.Option("--db", envvar="JOBCTL_DB", help="The platform database: an SQLite file or a postgresql:// URL.")] = "platform.db",
     ledger: Annotated[Path, typer.Option("--ledger", envvar="JOBCTL_LEDGER", help="The job ledger (SQLite).")] = Path("jobctl-ledger.db"),
     media_root: Annotated[Path, typer.Option("--media-root", envvar="JOBCTL_MEDIA_ROOT", help="Where media paths point.")] = Path("media"),
     trigger: Annotated[str, typer.Option("--trigger", envvar="JOBCTL_TRIGGER", hidden=True,
                                          help="Who started this: manual or cron (crontab entries set cron).")] = "manual",
 ):
     """Run and watch the jobs that keep a dating platform's derived data fresh."""
-    ctx.obj = Settings(db=db, ledger_path=ledger, media_root=media_root,
+    ctx.obj = Settings(db=as_target(db), ledger_path=ledger, media_root=media_root,
                        trigger=trigger if trigger in ("manual", "cron") else "manual")
 
 
@@ -554,7 +555,7 @@ def demo_cmd(ctx: typer.Context,
     counts = build_demo(settings.db, settings.media_root, users, seed=seed, now=at, force=force,
                         progress=lambda msg: err.print(f"[dim]{msg}[/]"))
     from rich.table import Table
-    t = Table(title=f"demo platform: {settings.db} (media in {settings.media_root})")
+    t = Table(title=f"demo platform: {redact(settings.db)} (media in {settings.media_root})")
     t.add_column("table")
     t.add_column("rows", justify="right")
     for k, v in counts.items():

@@ -16,13 +16,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from . import faults
+from .backend import dialect
 from .db import yielding_transaction
 from .errors import JobCancelled
 from .timeutil import fmt_ts, parse_ts, utcnow
-
-
-#: Rows per write transaction for bulk inserts into shadow tables: about 10–30 ms of lock each.
-ROWS_PER_TRANSACTION = 4000
 
 
 class Reporter:
@@ -89,13 +86,15 @@ class JobContext:
             faults.reach("commit")
 
     def insert_many(self, sql: str, rows, chunk: int | None = None) -> int:
-        """``executemany`` into a table nobody reads yet (a shadow table), ``chunk`` rows per short
-        transaction so the platform's own writers never wait long for the lock. Returns rows written."""
-        chunk = chunk or ROWS_PER_TRANSACTION
+        """Insert ``rows`` into a table nobody reads yet (a shadow table), ``chunk`` rows per short
+        transaction so the platform's own writers never wait long for the lock (SQLite); on
+        PostgreSQL one COPY. Returns rows written."""
+        d = dialect(self.db)
         rows = rows if isinstance(rows, list) else list(rows)
+        chunk = chunk or d.rows_per_transaction or max(1, len(rows))
         for start in range(0, len(rows), chunk):
             with self.transaction() as conn:
-                conn.executemany(sql, rows[start:start + chunk])
+                d.insert_rows(conn, sql, rows[start:start + chunk])
         return len(rows)
 
     # -- progress ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import faults
+from .backend import dialect, is_postgres
 
 #: How long a statement waits for another process's lock before giving up (JOBCTL_BUSY_TIMEOUT_MS).
 BUSY_TIMEOUT_MS = int(os.environ.get("JOBCTL_BUSY_TIMEOUT_MS", "10000"))
@@ -74,11 +75,12 @@ YIELD_MAX_S = 0.25
 
 @contextmanager
 def yielding_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """A write transaction followed by a pause proportional to how long it held the lock."""
+    """A write transaction followed by a pause proportional to how long it held the lock (only on a
+    backend with a database-wide write lock: not PostgreSQL)."""
     start = time.monotonic()
     with transaction(conn) as c:
         yield c
-    if not conn.in_transaction:
+    if dialect(conn).yields_lock and not conn.in_transaction:
         time.sleep(min(YIELD_MAX_S, (time.monotonic() - start) * YIELD_FACTOR))
 
 
@@ -91,6 +93,9 @@ def _depth(conn: sqlite3.Connection) -> int:
 
 
 def table_exists(conn: sqlite3.Connection, name: str) -> bool:
+    if is_postgres(conn):
+        from .backend import postgres
+        return postgres.table_exists(conn, name)
     return conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type IN ('table','view') AND name=?", (name,)
     ).fetchone() is not None
@@ -108,7 +113,11 @@ def drop_table(conn: sqlite3.Connection, name: str) -> None:
     DROP_CHUNK_ROWS rows (in key order, which frees whole leaf pages) with a breath between them,
     then dropped. ``secure_delete = FAST`` (this SQLite build defaults to on) skips overwriting
     the freed pages. A kill midway leaves a partly emptied table that the next call finishes.
+    On PostgreSQL a plain DROP in a short transaction (see :func:`jobctl.backend.postgres.drop_table`).
     """
+    if is_postgres(conn):
+        from .backend import postgres
+        return postgres.drop_table(conn, name)
     row = conn.execute("SELECT type, sql FROM sqlite_master WHERE name=?", (name,)).fetchone()
     if row is None:
         return
@@ -148,8 +157,11 @@ def swap_in(conn: sqlite3.Connection, shadow: str, live: str, post_sql: list[str
     one, never a missing or half-built one. The old table is dropped afterwards in a short
     transaction of its own (a kill in between leaves ``<live>__old``, dropped by the next swap).
     Called inside an outer transaction (to swap several tables together) the old tables are
-    dropped inside it.
+    dropped inside it. On PostgreSQL see :func:`jobctl.backend.postgres.swap_in`.
     """
+    if is_postgres(conn):
+        from .backend import postgres
+        return postgres.swap_in(conn, shadow, live, post_sql)
     old = f"{live}__old"
     nested = conn.in_transaction
     if not nested:

@@ -27,6 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterable
 
+from .backend import is_url
 from .errors import JobctlError
 from .ledger import FINAL, Ledger, now_iso, parse_iso
 
@@ -295,7 +296,8 @@ class Paths:
         ledger = Path(os.path.abspath(settings.ledger_path))
         log = Path(os.path.abspath(schedule.log)) if schedule.log else ledger.parent / "jobctl-cron.log"
         exe = [os.path.abspath(schedule.jobctl)] if schedule.jobctl else jobctl_executable()
-        return cls(db=Path(os.path.abspath(settings.db)), ledger=ledger,
+        db = settings.db if is_url(str(settings.db)) else Path(os.path.abspath(settings.db))
+        return cls(db=db, ledger=ledger,
                    media_root=Path(os.path.abspath(settings.media_root)), log=log, jobctl=exe)
 
 
