@@ -10,18 +10,29 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from jobctl.backend import is_postgres
 from jobctl.db import connect
 from jobctl.schema import create_platform
 
 NOW = "2026-11-29T03:00:00Z"
 
 
+#: Platform tables whose id the database assigns (returned by Platform.insert).
+_ID_TABLES = {"users", "interests", "quiz_questions", "quiz_options", "posts", "comments", "shares", "media"}
+
+
 class Platform:
-    def __init__(self, tmp_path: Path, name: str = "platform.db"):
-        self.path = Path(tmp_path) / name
+    """``url``: build it in that (empty) PostgreSQL database instead of an SQLite file."""
+
+    def __init__(self, tmp_path: Path, name: str = "platform.db", url: str | None = None):
+        self.path = url or Path(tmp_path) / name
         self.media_root = Path(tmp_path) / "media"
         self.media_root.mkdir(exist_ok=True)
-        self.conn = connect(self.path)
+        if url:
+            from jobctl.backend import postgres
+            self.conn = postgres.connect(url)
+        else:
+            self.conn = connect(self.path)
         create_platform(self.conn)
         self._ids: dict[str, int] = {}
 
@@ -32,8 +43,13 @@ class Platform:
     def insert(self, table: str, **row) -> int:
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        cur = self.conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", list(row.values()))
-        return cur.lastrowid
+        sql = f"INSERT INTO {table} ({cols}) VALUES ({marks})"
+        if is_postgres(self.conn):
+            if table not in _ID_TABLES:
+                self.conn.execute(sql, list(row.values()))
+                return None
+            return self.conn.execute(sql + " RETURNING id", list(row.values())).fetchone()[0]
+        return self.conn.execute(sql, list(row.values())).lastrowid
 
     def user(self, id: int | None = None, **kw) -> int:
         uid = id or self._next("users")
@@ -60,7 +76,7 @@ class Platform:
     def question(self, kind: str, n_options: int = 5, *, trait: str | None = None, reverse: bool = False,
                  area: str | None = None, text: str = "Q") -> tuple[int, list[int]]:
         qid = self.insert("quiz_questions", text=text, kind=kind, trait=trait,
-                          reverse_keyed=int(reverse), area=area)
+                          reverse_keyed=bool(reverse), area=area)
         opts = [self.insert("quiz_options", question_id=qid, position=i + 1, text=f"option {i + 1}")
                 for i in range(n_options)]
         return qid, opts
