@@ -338,9 +338,13 @@ class PostgresDialect(Dialect):
     yields_lock = False
     #: COPY is cheap and holds no lock others wait for: one transaction per insert_many call.
     rows_per_transaction = None
+    fulltext = "tsvector"
 
     def insert_rows(self, conn, sql: str, rows: list) -> None:
         insert_rows(conn, sql, rows)
+
+    def database_files(self, conn) -> list[str]:
+        return []
 
     def id_list(self, param: str) -> str:
         return f"(SELECT CAST(value AS bigint) FROM jsonb_array_elements_text(CAST({param} AS jsonb)))"

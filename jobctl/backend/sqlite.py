@@ -16,10 +16,16 @@ class Dialect:
     #: Rows per write transaction in ``JobContext.insert_many`` (None: all in one); on SQLite about
     #: 10–30 ms of the write lock each.
     rows_per_transaction: int | None = 4000
+    #: Which full-text index the profile search builds (see jobctl.jobs.search_index.text_index).
+    fulltext = "fts5"
 
     def insert_rows(self, conn, sql: str, rows: list) -> None:
         """Many rows through one ``INSERT … VALUES (?, …)`` (the caller holds the transaction)."""
         conn.executemany(sql, rows)
+
+    def database_files(self, conn) -> list[str]:
+        """The files the platform database lives in (none for a server)."""
+        return [path for _, _, path in conn.execute("PRAGMA database_list") if path]
 
     def id_list(self, param: str) -> str:
         """A subquery of the integers in the JSON array ``param`` (for ``x IN <id_list>``)."""

@@ -21,6 +21,7 @@ import sqlite3
 
 import numpy as np
 
+from ..backend import dialect
 from ..db import table_exists, transaction
 from . import feed_foryou as fy
 from . import feed_math as fm
@@ -45,13 +46,13 @@ VOCAB = "temp.jobctl_feed_vocab"
 # than two NOT EXISTS probes per row.
 MATCHES_SQL = """
 SELECT user_id, candidate_id, candidate_id, score FROM match_scores
-WHERE user_id IN (SELECT value FROM json_each(:ids))
+WHERE user_id IN {ids}
 ORDER BY user_id, rank, candidate_id"""
 
 FOLLOWING_SQL = """
 SELECT f.follower_id, p.author_id, p.id FROM follows f
 JOIN posts p ON p.author_id = f.followee_id
-WHERE f.follower_id IN (SELECT value FROM json_each(:ids)) AND p.deleted_at IS NULL
+WHERE f.follower_id IN {ids} AND p.deleted_at IS NULL
   AND p.created_at >= :start AND p.created_at <= :now
 ORDER BY f.follower_id, p.created_at DESC, p.id DESC"""
 
@@ -70,23 +71,23 @@ WHERE p.deleted_at IS NULL AND p.created_at >= :start AND p.created_at <= :now
 ORDER BY p.id"""
 
 RECENT_FEATURES_SQL = f"""
-SELECT r.col, 'topic', j.value FROM {RECENT} r JOIN post_features f ON f.post_id = r.post_id, json_each(f.topics) j
+SELECT r.col, 'topic', j.value FROM {RECENT} r JOIN post_features f ON f.post_id = r.post_id, {{topics}} j
 UNION ALL
-SELECT r.col, 'hashtag', j.value FROM {RECENT} r JOIN post_features f ON f.post_id = r.post_id, json_each(f.hashtags) j"""
+SELECT r.col, 'hashtag', j.value FROM {RECENT} r JOIN post_features f ON f.post_id = r.post_id, {{hashtags}} j"""
 
 BLOCKS_SQL = """
-SELECT blocker_id, blocked_id FROM blocks WHERE blocker_id IN (SELECT value FROM json_each(:ids))
+SELECT blocker_id, blocked_id FROM blocks WHERE blocker_id IN {ids}
 UNION
-SELECT blocked_id, blocker_id FROM blocks WHERE blocked_id IN (SELECT value FROM json_each(:ids))"""
+SELECT blocked_id, blocker_id FROM blocks WHERE blocked_id IN {ids}"""
 
 AFFINITIES_SQL = f"""
 SELECT a.user_id, v.col, a.weight FROM user_affinities a
 JOIN {VOCAB} v ON v.target_type = a.target_type AND v.target = a.target
-WHERE a.user_id IN (SELECT value FROM json_each(:ids)) AND a.weight > 0"""
+WHERE a.user_id IN {{ids}} AND a.weight > 0"""
 
 LIKED_SQL = f"""
 SELECT l.user_id, r.col FROM post_likes l JOIN {RECENT} r ON r.post_id = l.post_id
-WHERE l.user_id IN (SELECT value FROM json_each(:ids))"""
+WHERE l.user_id IN {{ids}}"""
 
 
 class PresortBuilder:
@@ -94,6 +95,9 @@ class PresortBuilder:
 
     def __init__(self, db: sqlite3.Connection, *, now: str, recent_start: str, per_section: int):
         self.db, self.now, self.start, self.k = db, now, recent_start, per_section
+        d = dialect(db)
+        self._spelling = {"ids": d.id_list(":ids"), "topics": d.json_items("f.topics"),
+                          "hashtags": d.json_items("f.hashtags")}
         self.trending: list[tuple[int, int, float]] = []
         self.n_recent = 0
         self.has_matches = self.has_affinities = False
@@ -122,7 +126,7 @@ class PresortBuilder:
         cols = list(range(self.n_recent))
         keys = [("creator", str(a)) for a in self.authors.tolist()]
         if table_exists(db, "post_features"):
-            for col, kind, value in db.execute(RECENT_FEATURES_SQL):
+            for col, kind, value in db.execute(self._sql(RECENT_FEATURES_SQL)):
                 cols.append(col)
                 keys.append((kind, value))
         vocab = sorted(set(keys))
@@ -141,6 +145,10 @@ class PresortBuilder:
         self.author_ptr = np.r_[0, np.cumsum(self.author_len)].astype(np.int64)
         self.author_cols = np.argsort(a_idx, kind="stable").astype(np.int64)
 
+    def _sql(self, template: str) -> str:
+        """``template`` with the dialect's id-list and JSON-array spelling filled in."""
+        return template.format(**self._spelling)
+
     def close(self) -> None:
         self._drop_temp()
 
@@ -153,15 +161,15 @@ class PresortBuilder:
         """Rows (user_id, section, position, item_type, item_id, score, generated_at) for ``users``."""
         ids = np.asarray(users, dtype=np.int64)
         rng = {"ids": json.dumps(users), "start": self.start, "now": self.now}
-        pairs = self.db.execute(BLOCKS_SQL, rng).fetchall()
+        pairs = self.db.execute(self._sql(BLOCKS_SQL), rng).fetchall()
         blocked: dict[int, set[int]] = {}
         for u, v in pairs:
             blocked.setdefault(u, set()).add(v)
         block_keys = np.sort(np.array([_pair(u, v) for u, v in pairs], dtype=np.int64))
         rows: list[tuple] = []
         if self.has_matches:
-            rows += self._ranked("matches", "user", self.db.execute(MATCHES_SQL, rng).fetchall(), ids, block_keys)
-        rows += self._ranked("following", "post", self.db.execute(FOLLOWING_SQL, rng).fetchall(), ids, block_keys)
+            rows += self._ranked("matches", "user", self.db.execute(self._sql(MATCHES_SQL), rng).fetchall(), ids, block_keys)
+        rows += self._ranked("following", "post", self.db.execute(self._sql(FOLLOWING_SQL), rng).fetchall(), ids, block_keys)
         rows += self._trending(users, blocked)
         rows += self._for_you(ids, rng, blocked)
         return rows
@@ -207,11 +215,11 @@ class PresortBuilder:
     def _for_you(self, ids: np.ndarray, rng: dict, blocked: dict[int, set[int]]) -> list[tuple]:
         if not self.has_affinities or self.n_recent == 0:
             return []
-        aff = np.array(self.db.execute(AFFINITIES_SQL, rng).fetchall(), dtype=np.float64).reshape(-1, 3)
+        aff = np.array(self.db.execute(self._sql(AFFINITIES_SQL), rng).fetchall(), dtype=np.float64).reshape(-1, 3)
         a_rows, a_ok = _rows_of(ids, aff[:, 0].astype(np.int64))
         if not a_ok.any():
             return []
-        liked = np.array(self.db.execute(LIKED_SQL, rng).fetchall(), dtype=np.int64).reshape(-1, 2)
+        liked = np.array(self.db.execute(self._sql(LIKED_SQL), rng).fetchall(), dtype=np.int64).reshape(-1, 2)
         l_rows, l_ok = _rows_of(ids, liked[:, 0])
         # the user's own posts and their blocked authors' posts are out too
         pairs_u = np.r_[ids, np.array([u for u, vs in blocked.items() for _ in vs], dtype=np.int64)]

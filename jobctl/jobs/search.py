@@ -22,6 +22,7 @@ from datetime import date
 
 import numpy as np
 
+from ..backend import dialect
 from ..db import swap_in, table_exists
 from ..errors import JobFailed
 from ..registry import Param, job
@@ -224,25 +225,27 @@ def profile_search_index(ctx):
     if not table_exists(conn, "searchable_users"):
         raise JobFailed("searchable_users does not exist yet: run searchable-user first")
     started = time.monotonic()
+    index = idx.text_index(conn)
     with ctx.transaction():
         for name in (idx.SHADOW, idx.TOP_SHADOW):
             conn.execute(f'DROP TABLE IF EXISTS "{name}"')
-        conn.execute(idx.create_sql(idx.SHADOW))
-        conn.execute(idx.configure_sql(idx.SHADOW))
+        for sql in index.ddl(idx.SHADOW):
+            conn.execute(sql)
         conn.execute(idx.top_sql(idx.TOP_SHADOW))
     ctx.set_total(conn.execute("SELECT count(*) FROM searchable_users").fetchone()[0])
-    cols = ", ".join(("rowid",) + idx.COLUMNS)
+    cols = ", ".join((index.key,) + idx.COLUMNS)
     marks = ", ".join("?" * (len(idx.COLUMNS) + 1))
     indexed = 0
     for rows in _fts_batches(conn, ctx.batch_size):
         with ctx.transaction():
-            conn.executemany(f'INSERT INTO "{idx.SHADOW}" ({cols}) VALUES ({marks})', rows)
+            dialect(conn).insert_rows(conn, f'INSERT INTO "{idx.SHADOW}" ({cols}) VALUES ({marks})', rows)
         indexed += len(rows)
         ctx.checkpoint(advance=len(rows))
     built = time.monotonic()
-    steps = _merge_index(ctx, idx.SHADOW)
+    # FTS5 only: merge the segments, rank the heaviest searches once (a GIN index needs neither)
+    steps = _merge_index(ctx, idx.SHADOW) if index.precomputes else 0
     merged = time.monotonic()
-    heavy = _precompute(ctx, ctx.params["precompute_min"])
+    heavy = _precompute(ctx, ctx.params["precompute_min"]) if index.precomputes else 0
     with ctx.transaction():                  # the index and its precomputed rankings change together
         swap_in(conn, idx.SHADOW, idx.LIVE)
         swap_in(conn, idx.TOP_SHADOW, idx.TOP)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from jobctl import searching
 from jobctl.errors import DatabaseError, JobCancelled, UsageError
 from jobctl.jobs import search
+from jobctl.jobs import search_index as idx
 from test_search_support import CancelAt, build_search, filler, run
 
 HOSTILE = [
@@ -213,7 +214,7 @@ def coffee(platform):
 
 def _live(conn, text, limit):
     expr = searching.build_queries(text)[0]
-    return searching._ranked(conn, expr, limit)
+    return searching._ranked(conn, idx.text_index(conn), expr, limit)
 
 
 def test_precomputed_ranking_equals_live_ranking(platform, coffee, monkeypatch):
