@@ -9,7 +9,8 @@ from urllib.parse import unquote, urlsplit
 from ..errors import DatabaseError
 
 SCHEMES = ("postgresql://", "postgres://")
-_PASSWORD = re.compile(r"(?i)((?:postgres|postgresql)://[^:/@\s?#]*:)([^@\s]*)(@)")
+# the password runs to the last '@' before the host (it may itself contain '@')
+_PASSWORD = re.compile(r"(?i)((?:postgres|postgresql)://[^:/@\s?#]*:)([^\s/?#]*)(@)")
 _PASSWORD_PARAM = re.compile(r"(?i)(\bpassword=)([^&\s]*)")
 
 
@@ -43,6 +44,9 @@ def check_url(url: str) -> dict:
         raise DatabaseError(f"malformed PostgreSQL URL {redact(url)}: {exc}") from None
     if parts.scheme.lower() not in ("postgresql", "postgres"):
         raise DatabaseError(f"malformed PostgreSQL URL {redact(url)}")
+    if parts.netloc.count("@") > 1:   # libpq would cut at the first '@' and show the rest as a host
+        raise DatabaseError(f"malformed PostgreSQL URL {redact(url)}: more than one '@' "
+                            "(write an '@' in the password as %40)")
     if parts.fragment:
         raise DatabaseError(f"malformed PostgreSQL URL {redact(url)}: unexpected '#'")
     query = {}
