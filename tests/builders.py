@@ -111,6 +111,29 @@ class Platform:
     def rows(self, sql: str, *args) -> list[tuple]:
         return self.conn.execute(sql, args).fetchall()
 
+    # -- the catalogue, asked the same way on both backends ------------------------------------------
+    def columns(self, table: str) -> list[str]:
+        if is_postgres(self.conn):
+            return [r[0] for r in self.rows("SELECT column_name FROM information_schema.columns WHERE "
+                                            "table_schema = current_schema() AND table_name = ? "
+                                            "ORDER BY ordinal_position", table)]
+        return [r[1] for r in self.rows(f'PRAGMA table_info("{table}")')]
+
+    def primary_key(self, table: str) -> list[str]:
+        if is_postgres(self.conn):
+            return [r[0] for r in self.rows(
+                "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+                "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = CAST(? AS regclass) AND i.indisprimary "
+                "ORDER BY array_position(i.indkey, a.attnum)", table)]
+        return [r[1] for r in sorted((r for r in self.rows(f'PRAGMA table_info("{table}")') if r[5]),
+                                     key=lambda r: r[5])]
+
+    @property
+    def search_key(self) -> str:
+        """The profile index's user id column (FTS5's rowid, or user_id)."""
+        from jobctl.jobs.search_index import text_index
+        return text_index(self.conn).key
+
 
 # -- reporters that play an operator cancelling a job at a chosen batch boundary -------------------
 from jobctl.context import Reporter  # noqa: E402

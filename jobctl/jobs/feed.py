@@ -99,7 +99,8 @@ def content_features(ctx):
     # new posts' keywords are ranked against the corpus as it is now.
     df, n_docs = ft.document_frequencies(b for (b,) in db.execute("SELECT body FROM posts WHERE deleted_at IS NULL"))
     ctx.check_cancel()
-    matcher = ft.TopicMatcher(name for (name,) in db.execute("SELECT name FROM interests ORDER BY name"))
+    matcher = ft.TopicMatcher(name for (name,) in db.execute(
+        f"SELECT name FROM interests ORDER BY {dialect(db).text_order('name')}"))
     stamp = ctx.now_str
     analysed = 0
     for ids in _chunks(pending, ctx.batch_size):

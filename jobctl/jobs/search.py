@@ -100,8 +100,9 @@ def _snapshot_batch(conn, lo: int, hi: int, today: date, updated_at: str, with_t
             FROM users WHERE id > ? AND id <= ? AND {ACTIVE} ORDER BY id""", (lo, hi)).fetchall()
     interests: dict[int, list[str]] = {}
     for uid, name in conn.execute(
-            """SELECT ui.user_id, i.name FROM user_interests AS ui JOIN interests AS i ON i.id = ui.interest_id
-               WHERE ui.user_id > ? AND ui.user_id <= ? ORDER BY ui.user_id, i.name""", (lo, hi)):
+            f"""SELECT ui.user_id, i.name FROM user_interests AS ui JOIN interests AS i ON i.id = ui.interest_id
+               WHERE ui.user_id > ? AND ui.user_id <= ?
+               ORDER BY ui.user_id, {dialect(conn).text_order("i.name")}""", (lo, hi)):
         interests.setdefault(uid, []).append(name)
     traits = {}
     if with_traits:

@@ -170,16 +170,19 @@ class Fts5Index:
         return conn.execute(f'SELECT count(*) FROM "{table}" WHERE "{table}" MATCH ?', (expr,)).fetchone()[0]
 
 
-#: ts_rank_cd weights {D, C, B, A}: bio, city, interests, names (display name and username).
-TS_WEIGHTS = "{0.1, 0.2, 0.3, 1.0}"
-_TS_CLASS = {"display_name": "A", "username": "A", "interests": "B", "city": "C", "bio": "D"}
+#: ts_rank_cd weights {D, C, B, A}: bio, city and interests, username, display name.
+TS_WEIGHTS = "{0.1, 0.3, 0.8, 1.0}"
+_TS_CLASS = {"display_name": "A", "username": "B", "interests": "C", "city": "C", "bio": "D"}
 
 
 class TsvectorIndex:
     """PostgreSQL: a table with the folded columns and a generated, weighted tsvector ``doc`` under a
     GIN index; ranked by ``ts_rank_cd``. Every word becomes its own ``phraseto_tsquery('simple', %s)``
     (a bound parameter: never query syntax); the last word also matches as a prefix of a name
-    (``'ann':*A``). No precomputed rankings: the GIN index and ts_rank_cd need none at this size."""
+    (``'ann':*AB``), and the rank of the exact words is added so an exact word scores above a
+    prefix. No precomputed rankings: the GIN index and ts_rank_cd need none at this size.
+
+    A search expression is (match SQL, its parameters, exact-words SQL, its parameters)."""
 
     key = "user_id"
     precomputes = False
@@ -191,31 +194,35 @@ class TsvectorIndex:
                 f'doc tsvector GENERATED ALWAYS AS ({doc}) STORED)',
                 f'CREATE INDEX "{table}_doc" ON "{table}" USING gin (doc)']
 
-    def queries(self, text: str) -> list[tuple[str, list]]:
-        """(tsquery SQL, parameters): all words (the last also as a name prefix), then any word."""
+    def queries(self, text: str) -> list[tuple[str, list, str, list]]:
+        """All words (the last also as a name prefix), then, for several words, any of them."""
         words = query_words(text)
         if not words:
             return []
         phrase = "phraseto_tsquery('simple', %s)"
+        exact = " && ".join([phrase] * len(words))
         last = words[-1]
         if len(last) >= 2 and all(_word_char(ch) for ch in last):
-            tail, tail_args = f"({phrase} || to_tsquery('simple', %s))", [last, f"'{last}':*A"]
+            match = " && ".join([phrase] * (len(words) - 1) + [f"({phrase} || to_tsquery('simple', %s))"])
+            out = [(match, words + [f"'{last}':*AB"], exact, list(words))]
         else:
-            tail, tail_args = phrase, [last]
-        out = [(" && ".join([phrase] * (len(words) - 1) + [tail]), words[:-1] + tail_args)]
+            out = [(exact, list(words), exact, list(words))]
         if len(words) > 1:
-            out.append((" || ".join([phrase] * len(words)), list(words)))
+            any_word = " || ".join([phrase] * len(words))
+            out.append((any_word, list(words), any_word, list(words)))
         return out
 
-    def ranked(self, conn, table: str, expr: tuple[str, list], limit: int) -> list[tuple]:
-        sql, args = expr
+    def ranked(self, conn, table: str, expr: tuple, limit: int) -> list[tuple]:
+        match, match_args, exact, exact_args = expr
+        w = f"'{TS_WEIGHTS}'"
         return conn.raw.execute(
-            f"SELECT user_id, ts_rank_cd('{TS_WEIGHTS}', doc, q) AS score FROM \"{table}\", ({'SELECT ' + sql} AS q) AS query"
-            f" WHERE doc @@ q ORDER BY score DESC, user_id LIMIT %s", [*args, limit]).fetchall()
+            f'SELECT user_id, ts_rank_cd({w}, doc, q) + ts_rank_cd({w}, doc, e) AS score '
+            f'FROM "{table}", (SELECT {match} AS q, {exact} AS e) AS query '
+            f"WHERE doc @@ q ORDER BY score DESC, user_id LIMIT %s", [*match_args, *exact_args, limit]).fetchall()
 
-    def count(self, conn, table: str, expr: tuple[str, list]) -> int:
-        sql, args = expr
-        return conn.raw.execute(f'SELECT count(*) FROM "{table}" WHERE doc @@ ({sql})', args).fetchone()[0]
+    def count(self, conn, table: str, expr: tuple) -> int:
+        match, match_args = expr[:2]
+        return conn.raw.execute(f'SELECT count(*) FROM "{table}" WHERE doc @@ ({match})', match_args).fetchone()[0]
 
 
 _INDEXES = {"fts5": Fts5Index(), "tsvector": TsvectorIndex()}

@@ -118,6 +118,7 @@ def test_without_post_features_only_creators(platform):
     assert weights(platform, u) == {("creator", str(c)): 1.0}
 
 
+@pytest.mark.sqlite_only("shadow tables looked up in sqlite_master")
 def test_killed_run_leaves_the_old_table_and_rerun_converges(platform, world):
     run(platform)
     clean = weights(platform)
@@ -134,6 +135,7 @@ def test_killed_run_leaves_the_old_table_and_rerun_converges(platform, world):
     assert platform.rows("SELECT name FROM sqlite_master WHERE name LIKE 'user_affinities__%'") == []
 
 
+@pytest.mark.sqlite_only("shadow tables looked up in sqlite_master")
 def test_a_complete_shadow_left_by_a_kill_in_the_swap_is_rebuilt(platform, world, monkeypatch):
     run(platform)
     clean = weights(platform)
@@ -178,3 +180,9 @@ def test_top_k_per_group_matches_brute_force(entries, k):
         members = sorted((i for i in range(len(entries)) if g[i] == group), key=lambda i: (-s[i], t[i]))[:k]
         brute += [(group, r + 1, float(s[i]), int(t[i])) for r, i in enumerate(members)]
     assert got == brute
+
+
+@pytest.fixture
+def platform(any_platform):
+    """Every known-answer test of this module runs on SQLite and on PostgreSQL."""
+    return any_platform

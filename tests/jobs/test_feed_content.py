@@ -126,3 +126,9 @@ def test_killed_run_leaves_whole_rows_and_rerun_converges(platform, tmp_path):
     run(other)
     assert features(platform) == features(other)
     other.conn.close()
+
+
+@pytest.fixture
+def platform(any_platform):
+    """Every known-answer test of this module runs on SQLite and on PostgreSQL."""
+    return any_platform

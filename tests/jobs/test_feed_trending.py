@@ -96,6 +96,7 @@ def test_rerun_replaces_the_table(platform, world):
     assert [r[0] for r in table(platform)] == [world["a"], world["edge"]]
 
 
+@pytest.mark.sqlite_only("shadow tables looked up in sqlite_master")
 def test_killed_swap_leaves_the_old_table_and_rerun_converges(platform, world, monkeypatch):
     run(platform, window_hours=10)
     old = table(platform)
@@ -132,3 +133,9 @@ def test_rank_trending_matches_brute_force(events, limit):
     # more engagement never ranks lower at the same age; older never ranks higher at the same E
     assert np.all(feed_math.gravity_scores(likes + 1, ages, 1.8) >= feed_math.gravity_scores(likes, ages, 1.8))
     assert np.all(feed_math.gravity_scores(likes, ages + 1, 1.8) <= feed_math.gravity_scores(likes, ages, 1.8))
+
+
+@pytest.fixture
+def platform(any_platform):
+    """Every known-answer test of this module runs on SQLite and on PostgreSQL."""
+    return any_platform

@@ -103,3 +103,9 @@ def test_killed_midway_then_rerun_converges(tmp_path):
     assert len(killed.rows(ALL)) == 21 - 4           # exactly the first batch (the aged user) went
     run(killed, batch_size=4)
     assert killed.rows(ALL) == clean.rows(ALL)
+
+
+@pytest.fixture
+def platform(any_platform):
+    """Every known-answer test of this module runs on SQLite and on PostgreSQL."""
+    return any_platform

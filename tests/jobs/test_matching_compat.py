@@ -179,6 +179,7 @@ def test_area_scores_match_the_reference_on_a_random_platform(platform):
             assert ((u, v, area) in rep) == (n > 0 and du > 0 and dv > 0)
 
 
+@pytest.mark.sqlite_only("shadow tables looked up in sqlite_master")
 def test_cancelled_run_keeps_old_reports_and_rerun_converges(platform):
     random_platform(platform, random.Random(11), 30, n_questions=8, n_interests=5, ages=(20, 24))
     run_all(platform, batch_size=3)
@@ -198,3 +199,9 @@ def test_cancelled_run_keeps_old_reports_and_rerun_converges(platform):
     assert platform.rows("SELECT * FROM compatibility_reports ORDER BY 1, 2, 3") == new
     leftovers = platform.rows("SELECT name FROM sqlite_master WHERE name LIKE 'compatibility_reports\\_\\_%' ESCAPE '\\'")
     assert leftovers == []
+
+
+@pytest.fixture
+def platform(any_platform):
+    """Every known-answer test of this module runs on SQLite and on PostgreSQL."""
+    return any_platform

@@ -214,6 +214,7 @@ def _crowd(platform, n=24, seed=5):
     return qs
 
 
+@pytest.mark.sqlite_only("shadow tables looked up in sqlite_master")
 @pytest.mark.parametrize("cancel_after", [1, 3, 6])
 def test_cancelled_run_keeps_old_scores_and_rerun_converges(platform, cancel_after):
     qs = _crowd(platform)
@@ -264,3 +265,9 @@ def test_score_key_orders_by_rounded_score_then_candidate():
     assert order.tolist() == [3, 1, 2, 0]                  # 70; then the three 50.0 by candidate 3, 5, 7
     assert mm.key_candidate(keys).tolist() == [7, 3, 5, 9]
     assert mm.key_score(keys).tolist() == [50.0, 50.0, 50.0, 70.0]
+
+
+@pytest.fixture
+def platform(any_platform):
+    """Every known-answer test of this module runs on SQLite and on PostgreSQL."""
+    return any_platform

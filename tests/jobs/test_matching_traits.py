@@ -85,6 +85,7 @@ def test_pomp_maths_on_arrays():
     assert answered.tolist() == [3, 1]
 
 
+@pytest.mark.sqlite_only("shadow tables looked up in sqlite_master")
 def test_cancelled_run_keeps_previous_table_and_rerun_converges(platform):
     qs = [platform.question("likert", trait=t) for t in TRAITS]
     users = [platform.user() for _ in range(7)]
@@ -108,3 +109,9 @@ def test_cancelled_run_keeps_previous_table_and_rerun_converges(platform):
     run_traits(platform, batch_size=5)
     assert platform.rows("SELECT * FROM user_traits ORDER BY user_id") == after
     assert not platform.rows("SELECT name FROM sqlite_master WHERE name LIKE 'user_traits__%'")
+
+
+@pytest.fixture
+def platform(any_platform):
+    """Every known-answer test of this module runs on SQLite and on PostgreSQL."""
+    return any_platform

@@ -198,3 +198,9 @@ def test_matches_a_plain_python_oracle(tmp_path_factory, data):
                         else (q, o, dim, bucket, n, pytest.approx(100 * n / total), 0))
     assert p.rows(ROWS) == sorted(want, key=lambda r: r[:4])
     p.conn.close()
+
+
+@pytest.fixture
+def platform(any_platform):
+    """Every known-answer test of this module runs on SQLite and on PostgreSQL."""
+    return any_platform

@@ -217,6 +217,7 @@ def _live(conn, text, limit):
     return searching._ranked(conn, idx.text_index(conn), expr, limit)
 
 
+@pytest.mark.sqlite_only("FTS5 precomputed rankings")
 def test_precomputed_ranking_equals_live_ranking(platform, coffee, monkeypatch):
     run(platform, search.searchable_user)
     result = run(platform, search.profile_search_index, precompute_min=30)
@@ -232,6 +233,7 @@ def test_precomputed_ranking_equals_live_ranking(platform, coffee, monkeypatch):
         assert searching.search_profiles(platform.conn, "COFFEE", limit=k) == rows
 
 
+@pytest.mark.sqlite_only("FTS5 precomputed rankings")
 def test_precomputed_ranking_respects_hiding_and_falls_back_when_short(platform, coffee, monkeypatch):
     run(platform, search.searchable_user)
     monkeypatch.setattr(search.idx, "TOP_KEEP", 6)               # keep only 6 per word
@@ -248,6 +250,7 @@ def test_precomputed_ranking_respects_hiding_and_falls_back_when_short(platform,
     assert len(searching.search_profiles(platform.conn, "coffee", limit=100)) == 43
 
 
+@pytest.mark.sqlite_only("FTS5 precomputed rankings")
 def test_precomputed_rankings_swap_with_the_index(platform, coffee):
     run(platform, search.searchable_user)
     run(platform, search.profile_search_index, precompute_min=30)
@@ -264,3 +267,9 @@ def test_precomputed_rankings_swap_with_the_index(platform, coffee):
     run(platform, search.profile_search_index, precompute_min=30)
     after = platform.rows("SELECT user_id FROM profile_search_top WHERE expr=?", searching.build_queries("coffee")[0])
     assert len(after) == 44 and (coffee[1],) not in after
+
+
+@pytest.fixture
+def platform(any_platform):
+    """Every known-answer test of this module runs on SQLite and on PostgreSQL."""
+    return any_platform
