@@ -17,7 +17,7 @@ BEGIN IMMEDIATE transaction:
 - writes: like a post (+ the post's like_count), publish a post (+ the author's post_count),
   follow someone (+ both users' counters);
 - reads: a user's presorted feed (feed_presort), their top matches (match_scores), and a profile
-  search (jobctl.searching.search_profiles, FTS5 MATCH + bm25) for a common word.
+  search (jobctl.jobs.search.query.search_profiles, FTS5 MATCH + bm25) for a common word.
 
 It prints p50, p99 and max latency of writes and reads per phase, error counts ('database is locked'
 separately), the pipeline's total time and each job's status. Target: no app error, app write p99
@@ -53,7 +53,7 @@ SLOW_MS = 50.0                       # app operations this slow are listed with 
 
 def app_loop(db: str, out: str, duration: float, stop_file: str, rate: float, seed: int, sync: str) -> None:
     """Play the app until ``duration`` seconds passed or ``stop_file`` exists; write latencies to ``out``."""
-    from jobctl.searching import search_profiles
+    from jobctl.jobs.search.query import search_profiles
 
     rng = random.Random(seed)
     conn = sqlite3.connect(db, isolation_level=None, timeout=5.0)

@@ -218,7 +218,7 @@ def add_feed_presort(db: Path) -> int:
         if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'feed_presort'").fetchone():
             return conn.execute("SELECT COUNT(*) FROM feed_presort").fetchone()[0]
         try:  # the feed job's own table definition, when it exists
-            from jobctl.jobs.feed_presort import FEED_PRESORT_DDL as ddl
+            from jobctl.jobs.feed.presort import FEED_PRESORT_DDL as ddl
         except ImportError:
             ddl = """CREATE TABLE feed_presort (user_id INTEGER NOT NULL, section TEXT NOT NULL,
                 position INTEGER NOT NULL, item_type TEXT NOT NULL, item_id INTEGER NOT NULL, score REAL,

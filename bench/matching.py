@@ -61,7 +61,7 @@ def main() -> None:
     from jobctl.context import make_context
     from jobctl.db import connect
     from jobctl.jobs import matching
-    from jobctl.jobs.matching_engine import TopKEngine, available_cores, matrix_products_floor
+    from jobctl.jobs.matching.engine import TopKEngine, available_cores, matrix_products_floor
 
     db = demo_db(args.users)
     conn = connect(db)

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from jobctl.context import make_context  # noqa: E402
 from jobctl.db import connect  # noqa: E402
 from jobctl.jobs import media  # noqa: E402
-from jobctl.jobs.media_probe import probe  # noqa: E402
+from jobctl.jobs.media.probing import probe  # noqa: E402
 from jobctl.timeutil import parse_ts  # noqa: E402
 
 OUT = ROOT / "bench" / "out"

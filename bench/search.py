@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jobctl import searching  # noqa: E402
+from jobctl.jobs.search import query as searching  # noqa: E402
 from jobctl.context import make_context  # noqa: E402
 from jobctl.db import connect  # noqa: E402
 from jobctl.jobs import search  # noqa: E402

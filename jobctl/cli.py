@@ -571,7 +571,7 @@ def search_cmd(ctx: typer.Context,
                interest: Annotated[Optional[str], typer.Option("--interest", help="List the members of this interest.")] = None,
                as_json: Json = False):
     """Search the profile index (plain words, bm25 order), or list who likes an interest."""
-    from .searching import interest_members, search_profiles
+    from .jobs.search.query import interest_members, search_profiles
     settings = _settings(ctx)
     if not text and not interest:
         raise UsageError("give TEXT to search for, or --interest NAME")

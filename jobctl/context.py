@@ -13,13 +13,59 @@ import time
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from . import db as dbops
 from . import faults
 from .backend import dialect
 from .db import yielding_transaction
 from .errors import JobCancelled
 from .timeutil import fmt_ts, parse_ts, utcnow
+
+
+#: Rows per write transaction for bulk inserts into shadow tables on SQLite: about 10–30 ms of lock
+#: each. A backend without a database-wide write lock (PostgreSQL) inserts each call in one COPY.
+ROWS_PER_TRANSACTION = 4000
+
+#: A table definition for :meth:`JobContext.rebuild`: one statement or several, each with ``{name}``
+#: where the table's name goes, or a function of the name returning them.
+DDL = str | Sequence[str] | Callable[[str], "str | Sequence[str]"]
+
+
+class Rebuild:
+    """A table being rebuilt aside, as :meth:`JobContext.rebuild` hands it out.
+
+    ``name`` is the shadow table (``<live>__new``) that nobody reads yet; :meth:`insert` fills it in
+    short transactions; the context swaps it in for ``live`` when the ``with`` block ends cleanly."""
+
+    def __init__(self, ctx: "JobContext", live: str, ddl: DDL, post_sql: Sequence[str] = ()):
+        self.ctx = ctx
+        self.live = live
+        self.name = f"{live}__new"
+        self.ddl = ddl
+        self.post_sql = list(post_sql)
+        self.rows = 0
+
+    def statements(self) -> list[str]:
+        ddl = self.ddl(self.name) if callable(self.ddl) else self.ddl
+        return [sql.replace("{name}", self.name) for sql in ([ddl] if isinstance(ddl, str) else ddl)]
+
+    def insert(self, rows, columns: Sequence[str] | None = None) -> int:
+        """Insert ``rows`` (tuples in column order, or in ``columns`` order), ROWS_PER_TRANSACTION per
+        short transaction so the platform's own writers never wait long. Returns the rows written."""
+        rows = rows if isinstance(rows, list) else list(rows)
+        per = ROWS_PER_TRANSACTION if dialect(self.ctx.db).yields_lock else max(1, len(rows))
+        for start in range(0, len(rows), per):
+            with self.ctx.transaction() as conn:
+                dbops.insert_rows(conn, self.name, rows[start:start + per], columns)
+        self.rows += len(rows)
+        return len(rows)
+
+    def execute(self, sql: str, params: Sequence | Mapping = ()) -> int:
+        """Run one statement that writes the shadow table (``{name}`` in ``sql`` is its name), such as
+        an ``INSERT … SELECT``, in its own short transaction. Returns the rows it changed."""
+        with self.ctx.transaction() as conn:
+            return conn.execute(sql.replace("{name}", self.name), params).rowcount
 
 
 class Reporter:
@@ -85,17 +131,45 @@ class JobContext:
             yield conn
             faults.reach("commit")
 
-    def insert_many(self, sql: str, rows, chunk: int | None = None) -> int:
-        """Insert ``rows`` into a table nobody reads yet (a shadow table), ``chunk`` rows per short
-        transaction so the platform's own writers never wait long for the lock (SQLite); on
-        PostgreSQL one COPY. Returns rows written."""
-        d = dialect(self.db)
-        rows = rows if isinstance(rows, list) else list(rows)
-        chunk = chunk or d.rows_per_transaction or max(1, len(rows))
-        for start in range(0, len(rows), chunk):
-            with self.transaction() as conn:
-                d.insert_rows(conn, sql, rows[start:start + chunk])
-        return len(rows)
+    @contextmanager
+    def rebuild(self, live: str, ddl: DDL, *, post_sql: Sequence[str] = ()) -> Iterator[Rebuild]:
+        """Rebuild table ``live`` wholesale, aside, and swap it in::
+
+            with ctx.rebuild("user_traits", TRAITS_DDL) as new:
+                new.insert(rows)          # as often as needed, with ctx.checkpoint() between batches
+
+        A leftover ``<live>__new`` of a killed run is dropped in short chunks and the shadow is created
+        from ``ddl``; on a clean exit it replaces ``live`` in one transaction (running ``post_sql``,
+        e.g. index creation, in it), so readers see the old table or the new one, never a partial one.
+        On an exception or a cancel the shadow is dropped before the exception goes on."""
+        with self.rebuild_together({live: (ddl, post_sql)}) as tables:
+            yield tables[live]
+
+    @contextmanager
+    def rebuild_together(self, tables: Mapping[str, DDL | tuple[DDL, Sequence[str]]]) -> Iterator[dict[str, Rebuild]]:
+        """:meth:`rebuild` for several tables swapped in together, in one transaction (readers see
+        all the old ones or all the new ones). ``tables``: live name -> ddl, or (ddl, post_sql).
+        Yields live name -> :class:`Rebuild`."""
+        new = {live: Rebuild(self, live, *(spec if isinstance(spec, tuple) else (spec,)))
+               for live, spec in tables.items()}
+        try:
+            for r in new.values():
+                dbops.drop_table(self.db, r.name)       # a killed run's leftover
+                dbops.create_table(self.db, r.statements())
+            yield new
+            dbops.swap_in_together(self.db, [(r.name, r.live, r.post_sql) for r in new.values()])
+        except BaseException:
+            self._drop_shadows(new.values())
+            raise
+
+    def _drop_shadows(self, rebuilds) -> None:
+        if self.db.in_transaction:      # an exception inside a write: its transaction rolls back first
+            return
+        for r in rebuilds:
+            try:
+                dbops.drop_table(self.db, r.name)
+            except Exception as exc:   # sqlite3 or psycopg: the original error matters more; the next run drops it
+                self.log(f"could not drop {r.name} after the failed rebuild: {exc}", "warning")
 
     # -- progress ----------------------------------------------------------------------------
     def set_total(self, total: int | None) -> None:

@@ -11,7 +11,7 @@ import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from . import faults
 from .backend import dialect, is_postgres
@@ -149,7 +149,44 @@ def _empty_in_chunks(conn: sqlite3.Connection, name: str, *, without_rowid: bool
             return
 
 
-def swap_in(conn: sqlite3.Connection, shadow: str, live: str, post_sql: list[str] = ()) -> None:
+def create_table(conn: sqlite3.Connection, statements: Sequence[str]) -> None:
+    """Create a table (and whatever its ``statements`` set up with it) in one transaction."""
+    with transaction(conn):
+        for sql in statements:
+            conn.execute(sql)
+
+
+def insert_rows(conn: sqlite3.Connection, table: str, rows: Sequence[Sequence],
+                columns: Sequence[str] | None = None) -> None:
+    """Insert ``rows`` into ``table`` with one prepared statement (the caller holds the transaction);
+    on PostgreSQL with COPY."""
+    if not rows:
+        return
+    if is_postgres(conn):
+        from .backend import postgres
+        return postgres.copy_columns(conn, table, columns, rows)
+    cols = " (" + ", ".join(f'"{c}"' for c in columns) + ")" if columns else ""
+    marks = ", ".join("?" * len(rows[0]))
+    conn.executemany(f'INSERT INTO "{table}"{cols} VALUES ({marks})', rows)
+
+
+def swap_in_together(conn: sqlite3.Connection, swaps: Sequence[tuple[str, str, Sequence[str]]]) -> None:
+    """Replace several live tables by their shadows, ``(shadow, live, post_sql)`` each, in one
+    transaction: readers see all the old tables or all the new ones."""
+    if is_postgres(conn):
+        from .backend import postgres
+        return postgres.swap_in_together(conn, swaps)
+    if len(swaps) == 1:
+        swap_in(conn, *swaps[0])
+        return
+    for _shadow, live, _post in swaps:   # a killed run's swapped-out leftovers, in short chunks
+        drop_table(conn, f"{live}__old")
+    with transaction(conn):
+        for shadow, live, post_sql in swaps:
+            swap_in(conn, shadow, live, post_sql)
+
+
+def swap_in(conn: sqlite3.Connection, shadow: str, live: str, post_sql: Sequence[str] = ()) -> None:
     """Atomically replace table ``live`` by the fully built ``shadow``.
 
     One transaction renames ``live`` to ``<live>__old`` and ``shadow`` to ``live`` (and runs

@@ -16,8 +16,8 @@ from .registry import JobSpec, Registry
 def build(registry: Registry) -> nx.DiGraph:
     """Edges dependency → dependent. Raises CatalogueError naming the cycle, if any."""
     g = nx.DiGraph()
-    for spec in registry.all():
-        g.add_node(spec.name, group=spec.group, order=spec.order)
+    for position, spec in enumerate(registry.all()):
+        g.add_node(spec.name, group=spec.group, order=position)
     for spec in registry.all():
         for dep in spec.depends_on:
             if dep not in g:

@@ -14,16 +14,15 @@ import sqlite3
 
 from .db import table_exists
 from .errors import NotFound
+from .jobs.shared import TRAITS  # noqa: F401  (re-exported: render shows traits in this order)
+from .registry import load_catalogue
 
-#: derived table → (the job that builds it, its group)
-BUILT_BY = {"searchable_users": ("searchable-user", "search"), "user_traits": ("build-user-traits", "matching"),
-            "match_scores": ("match-scores", "matching"), "compatibility_reports": ("compatibility", "matching"),
-            "feed_presort": ("feed-presort", "feed")}
+#: the derived tables shown; the job that builds each comes from the catalogue's ``writes``
+SHOWN = ("searchable_users", "user_traits", "match_scores", "compatibility_reports", "feed_presort")
 PRIVATE = {"email", "birthdate", "latitude", "longitude", "lat", "lon", "lng"}
 PROFILE_COLUMNS = ("id", "username", "display_name", "gender", "seeking", "age_min", "age_max", "city", "country",
                    "visibility", "created_at", "last_active_at", "deleted_at", "follower_count",
                    "following_count", "post_count")
-TRAITS = ("openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism")
 SECTIONS = ("matches", "following", "trending", "for_you")
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 TITLE_CHARS = 60
@@ -42,8 +41,8 @@ def inspect_user(conn: sqlite3.Connection, user_id: int, *, top: int = 10, items
            "notes": []}
     if profile["state"] != "active":
         out["notes"].append(f"this user is {profile['state']}: they appear in no search, match or feed of others")
-    present = {t: table_exists(conn, t) for t in BUILT_BY}
-    out["missing"] = [{"table": t, "job": BUILT_BY[t][0], "group": BUILT_BY[t][1]} for t, ok in present.items() if not ok]
+    present = {t: table_exists(conn, t) for t in SHOWN}
+    out["missing"] = [_built_by(t) for t, ok in present.items() if not ok]
     if present["searchable_users"]:
         out["searchable"] = _one(conn, "searchable_users", user_id)
         if out["searchable"] is None and profile["state"] == "active":
@@ -55,6 +54,12 @@ def inspect_user(conn: sqlite3.Connection, user_id: int, *, top: int = 10, items
     if present["feed_presort"]:
         out["feed"] = _feed(conn, user_id, items)
     return out
+
+
+def _built_by(table: str) -> dict:
+    """The table with the first job (in catalogue order) that writes it, and that job's group."""
+    first = load_catalogue().writers(table)[0]
+    return {"table": table, "job": first.name, "group": first.group}
 
 
 def _one(conn: sqlite3.Connection, table: str, user_id: int) -> dict | None:

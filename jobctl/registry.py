@@ -1,14 +1,21 @@
-"""The job catalogue: every job declared once, as data that `jobs`, `describe` and `graph` read.
+"""The job catalogue: every job declared once, as data that `jobs`, `describe`, `graph`,
+`inspect user` and the tests read.
 
 A job module declares its jobs with :func:`job`::
 
     @job("trending", group="feed", depends_on=["content-features"], uses_now=True,
+         writes=["trending_posts"], rebuilds=True,
          summary="Identifies popular content", description="...", when="...", impact="...",
          params=[Param("window_hours", "int", 72, min=1, help="...")])
     def trending(ctx): ...
 
 The decorator returns the function unchanged, so tests call it directly. The registry refuses
 a duplicate name and (when the catalogue is loaded) an unknown dependency, naming both jobs.
+
+Order is declaration order: the built-in groups in the order :data:`jobctl.jobs.GROUPS` lists
+their packages (which :func:`load_catalogue` imports, then the modules named in
+``$JOBCTL_PLUGINS``), other groups after them in the order their first job is registered, and
+each group's jobs in the order they are declared.
 """
 
 from __future__ import annotations
@@ -21,20 +28,6 @@ from typing import Any, Callable, Iterable
 
 from .errors import CatalogueError, ParamError, UnknownJob
 from .timeutil import fmt_ts, parse_ts
-
-#: The contract's order (JOBS.md); free jobs run in this order.
-CATALOGUE_ORDER = [
-    "build-user-traits", "match-scores", "compatibility",
-    "content-features", "trending", "affinity", "feed-presort",
-    "profile-search-index", "user-interest-sets", "searchable-user", "interest-relationships",
-    "stats-reconcile", "media-orphan-cleanup", "feed-presort-cleanup",
-    "media-metadata", "media-metadata-batch",
-    "quiz-answer-stats",
-]
-GROUP_ORDER = ["matching", "feed", "search", "maintenance", "media", "quiz"]
-
-#: Modules that declare the built-in jobs; each registers itself on import.
-JOB_MODULES = ["matching", "feed", "search", "maintenance", "media", "quiz"]
 
 PARAM_TYPES = ("int", "float", "bool", "str", "timestamp")
 _TRUE = {"1", "true", "yes", "on", "y", "t"}
@@ -148,7 +141,9 @@ class JobSpec:
     resumable: bool = False    # honours ctx.cursor on retry
     validate: Callable | None = None  # validate(conn, params): raise ParamError before queueing
     uses_media: bool = False   # reads or deletes files under the media root
-    order: int = 0
+    writes: tuple[str, ...] = ()  # the tables it writes (derived or platform)
+    rebuilds: bool = False     # replaces all of ``writes`` wholesale, together (ctx.rebuild)
+    order: int = 0             # registration sequence (catalogue order: Registry.all)
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
@@ -173,7 +168,7 @@ class JobSpec:
 
 
 class Registry:
-    """Name → JobSpec, iterated in catalogue order."""
+    """Name → JobSpec, iterated in declaration order."""
 
     def __init__(self):
         self._jobs: dict[str, JobSpec] = {}
@@ -186,12 +181,8 @@ class Registry:
                                  f"({other.func.__module__}.{other.func.__name__} and "
                                  f"{spec.func.__module__}.{spec.func.__name__})")
         self._seq += 1
-        spec.order = (CATALOGUE_ORDER.index(spec.name) if spec.name in CATALOGUE_ORDER
-                      else len(CATALOGUE_ORDER) + self._seq)
+        spec.order = self._seq
         self._jobs[spec.name] = spec
-
-    def remove(self, name: str) -> None:
-        self._jobs.pop(name, None)
 
     def check(self) -> None:
         for spec in self._jobs.values():
@@ -210,11 +201,26 @@ class Registry:
         return name in self._jobs
 
     def all(self) -> list[JobSpec]:
-        return sorted(self._jobs.values(), key=lambda s: s.order)
+        """Every job: built-in groups in :data:`jobctl.jobs.GROUPS` order, then other groups in the
+        order their first job was registered; within a group, in declaration order. (Not plain
+        registration order: importing one group's package early, as a test may, changes nothing.)"""
+        from .jobs import GROUPS
+        first: dict[str, int] = {}
+        for spec in sorted(self._jobs.values(), key=lambda s: s.order):
+            first.setdefault(spec.group, spec.order)
+        rank = {g: (0, GROUPS.index(g)) if g in GROUPS else (1, o) for g, o in first.items()}
+        return sorted(self._jobs.values(), key=lambda s: (rank[s.group], s.order))
 
     def groups(self) -> list[str]:
-        present = {s.group for s in self._jobs.values()}
-        return [g for g in GROUP_ORDER if g in present] + sorted(present - set(GROUP_ORDER))
+        return list(dict.fromkeys(s.group for s in self.all()))
+
+    def writers(self, table: str) -> list[JobSpec]:
+        """The jobs that write ``table``, in catalogue order."""
+        return [s for s in self.all() if table in s.writes]
+
+    def tables(self) -> list[str]:
+        """Every table some job writes, in catalogue order of its first writer."""
+        return list(dict.fromkeys(t for s in self.all() for t in s.writes))
 
     def in_group(self, group: str) -> list[JobSpec]:
         if group not in self.groups():
@@ -236,8 +242,8 @@ _loaded = False
 def job(name: str, *, group: str, summary: str, description: str, when: str, impact: str,
         depends_on: Iterable[str] = (), params: Iterable[Param] = (), uses_now: bool = False,
         bulk: bool = True, resumable: bool = False, batch_size: int = 1000, pause_ms: int = 5,
-        validate: Callable | None = None, uses_media: bool = False,
-        registry: Registry | None = None) -> Callable:
+        validate: Callable | None = None, uses_media: bool = False, writes: Iterable[str] = (),
+        rebuilds: bool = False, registry: Registry | None = None) -> Callable:
     """Declare and register a job; returns the function unchanged."""
 
     def deco(func: Callable) -> Callable:
@@ -249,7 +255,7 @@ def job(name: str, *, group: str, summary: str, description: str, when: str, imp
                        when=when, impact=impact, func=func, depends_on=tuple(depends_on),
                        params=tuple(own + common_params(batch_size, pause_ms, uses_now)),
                        uses_now=uses_now, bulk=bulk, resumable=resumable, validate=validate,
-                       uses_media=uses_media)
+                       uses_media=uses_media, writes=tuple(writes), rebuilds=rebuilds)
         (registry or REGISTRY).add(spec)
         func.spec = spec
         return func
@@ -264,13 +270,10 @@ def load_catalogue() -> Registry:
     global _loaded
     if not _loaded:
         _loaded = True
+        from .jobs import GROUPS
         builtin = os.environ.get("JOBCTL_BUILTIN_JOBS", "1") not in ("0", "false", "no")
-        for mod in JOB_MODULES if builtin else []:
-            try:
-                importlib.import_module(f"jobctl.jobs.{mod}")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"jobctl.jobs.{mod}":
-                    raise
+        for group in GROUPS if builtin else []:
+            importlib.import_module(f"jobctl.jobs.{group}")
         for mod in filter(None, (m.strip() for m in os.environ.get("JOBCTL_PLUGINS", "").split(","))):
             importlib.import_module(mod)
         REGISTRY.check()

@@ -13,7 +13,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from .backend import as_target, is_postgres, is_url
+from .backend import is_postgres, is_url
 from .db import connect
 from .errors import DatabaseError
 

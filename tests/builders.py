@@ -11,7 +11,9 @@ import json
 from pathlib import Path
 
 from jobctl.backend import is_postgres
+from jobctl.context import Reporter, make_context
 from jobctl.db import connect
+from jobctl.registry import load_catalogue
 from jobctl.schema import create_platform
 
 NOW = "2026-11-29T03:00:00Z"
@@ -128,15 +130,32 @@ class Platform:
         return [r[1] for r in sorted((r for r in self.rows(f'PRAGMA table_info("{table}")') if r[5]),
                                      key=lambda r: r[5])]
 
+    def has_table(self, name: str) -> bool:
+        from jobctl.db import table_exists
+        return table_exists(self.conn, name)
+
     @property
     def search_key(self) -> str:
         """The profile index's user id column (FTS5's rowid, or user_id)."""
-        from jobctl.jobs.search_index import text_index
+        from jobctl.jobs.search.index import text_index
         return text_index(self.conn).key
 
 
+# -- running a job in this process ------------------------------------------------------------------
+
+def run_job(db, job, *, reporter=None, media_root=None, cursor=None, **params) -> dict:
+    """Run ``job`` (a job function, or a catalogue name) directly on ``db`` (a :class:`Platform` or a
+    connection), as the runner would but in this process: parameters resolved and range-checked, no
+    pause between batches, and ``now`` = :data:`NOW` for a job that takes it unless given."""
+    fn = load_catalogue().get(job).func if isinstance(job, str) else job
+    if fn.spec.uses_now:
+        params.setdefault("now", NOW)
+    conn = db.conn if isinstance(db, Platform) else db
+    root = media_root or getattr(db, "media_root", "media")
+    return fn(make_context(conn, fn.spec, params, reporter=reporter, media_root=root, cursor=cursor))
+
+
 # -- reporters that play an operator cancelling a job at a chosen batch boundary -------------------
-from jobctl.context import Reporter  # noqa: E402
 
 
 class CancelAtCheck(Reporter):

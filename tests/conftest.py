@@ -1,11 +1,6 @@
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from builders import NOW, Platform  # noqa: E402
+from builders import NOW, Platform
 
 
 @pytest.fixture

@@ -58,3 +58,34 @@ def scratch_database():
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+#: databases made by copy_database, dropped by drop_copies
+_copies: list[str] = []
+
+
+def copy_database(url: str) -> str:
+    """A new database with the content of ``url``'s (CREATE DATABASE … TEMPLATE: a file-level copy;
+    nobody may be connected to the original). Dropped by :func:`drop_copies`."""
+    import time
+    import psycopg
+    source = url.rsplit("/", 1)[1]
+    name = f"jobctl_test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        for attempt in range(50):          # a just-closed session may still be leaving
+            try:
+                admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+                break
+            except psycopg.errors.ObjectInUse:
+                if attempt == 49:
+                    raise
+                time.sleep(0.1)
+    _copies.append(name)
+    return url_for(name)
+
+
+def drop_copies() -> None:
+    import psycopg
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        while _copies:
+            admin.execute(f'DROP DATABASE IF EXISTS "{_copies.pop()}" WITH (FORCE)')

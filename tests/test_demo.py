@@ -13,15 +13,15 @@ import pytest
 from PIL import Image, ImageOps
 from pymediainfo import MediaInfo
 
+from builders import NOW as NOW_TS
 from jobctl.demo import build_demo
 from jobctl.demo import media as demo_media
 from jobctl.demo.rand import NO_TS, ts_strings
 from jobctl.errors import DatabaseError, UsageError
 from jobctl.schema import INDEXES, expected_columns
-from jobctl.timeutil import age_on, fmt_ts
+from jobctl.timeutil import age_on, fmt_ts, parse_ts
 
-NOW = datetime(2026, 11, 29, 3, 0, tzinfo=timezone.utc)
-NOW_TS = fmt_ts(NOW)
+NOW = parse_ts(NOW_TS)
 USERS = 300
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")

@@ -2,31 +2,12 @@ import pytest
 
 from jobctl import graph
 from jobctl.errors import CatalogueError, UnknownJob, UsageError
-from jobctl.registry import CATALOGUE_ORDER, Registry, job
+from jobctl.registry import Registry, job, load_catalogue
 
 
 def contract_registry() -> Registry:
-    """The contract's 17 jobs and edges (JOBS.md), as no-op jobs."""
-    edges = {
-        "build-user-traits": ("matching", []), "match-scores": ("matching", ["build-user-traits"]),
-        "compatibility": ("matching", ["match-scores"]), "content-features": ("feed", []),
-        "trending": ("feed", ["content-features"]), "affinity": ("feed", ["content-features"]),
-        "feed-presort": ("feed", ["match-scores", "trending", "affinity"]),
-        "profile-search-index": ("search", ["searchable-user"]), "user-interest-sets": ("search", []),
-        "searchable-user": ("search", ["build-user-traits"]),
-        "interest-relationships": ("search", ["user-interest-sets"]),
-        "stats-reconcile": ("maintenance", []), "media-orphan-cleanup": ("maintenance", []),
-        "feed-presort-cleanup": ("maintenance", []), "media-metadata": ("media", []),
-        "media-metadata-batch": ("media", []), "quiz-answer-stats": ("quiz", []),
-    }
-    reg = Registry()
-    # register in reverse to show that catalogue order, not import order, decides
-    for name in reversed(CATALOGUE_ORDER):
-        grp, deps = edges[name]
-        job(name, group=grp, summary="s", description="d", when="w", impact="i", depends_on=deps,
-            bulk=name != "media-metadata", registry=reg)(lambda ctx: {})
-    reg.check()
-    return reg
+    """The real catalogue (its 17 built-in jobs and their declared dependencies)."""
+    return load_catalogue()
 
 
 def names(specs):

@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
 from typing import Iterable
@@ -219,28 +220,10 @@ def _qualified(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-_INSERT = re.compile(r"""^\s*INSERT\s+INTO\s+("[^"]+"|[\w.]+)\s*(?:\(([^)]*)\))?\s*VALUES\s*\(\s*\?(?:\s*,\s*\?)*\s*\)\s*$""",
-                     re.IGNORECASE)
-
-
-def insert_rows(conn: PgConnection, sql: str, rows: list) -> None:
-    """``INSERT INTO t [(cols)] VALUES (?, …)`` for many rows: COPY when the statement is that plain
-    form, executemany (pipelined by psycopg) otherwise."""
-    m = _INSERT.match(sql)
-    if not m:
-        conn.executemany(sql, rows)
-        return
-    table, cols = m.group(1), m.group(2)
-    target = translate(table) + (f" ({cols})" if cols else "")
-    with conn.raw.cursor().copy(f"COPY {target} FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
-def copy_columns(conn: PgConnection, table: str, columns: list[str], rows: Iterable) -> None:
-    """COPY ``rows`` into ``table`` (the caller holds the transaction)."""
-    cols = ", ".join(f'"{c}"' for c in columns)
-    with conn.raw.cursor().copy(f'COPY "{table}" ({cols}) FROM STDIN') as copy:
+def copy_columns(conn: PgConnection, table: str, columns, rows: Iterable) -> None:
+    """COPY ``rows`` into ``table`` (all its columns, or ``columns``); the caller holds the transaction."""
+    cols = " (" + ", ".join(f'"{c}"' for c in columns) + ")" if columns else ""
+    with conn.raw.cursor().copy(f"COPY {_qualified(table)}{cols} FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
 
@@ -248,11 +231,10 @@ def copy_columns(conn: PgConnection, table: str, columns: list[str], rows: Itera
 def _with_lock_retries(conn: PgConnection, work) -> None:
     """Run ``work()`` in a (sub)transaction that waits at most LOCK_TIMEOUT_MS for each lock; on a
     timeout roll it back, pause (10 ms growing to 1 s) and try again, LOCK_RETRIES times."""
-    from ..db import transaction
     pause = 0.01
     for attempt in range(LOCK_RETRIES + 1):
         try:
-            with transaction(conn):
+            with _transaction(conn):
                 conn.raw.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
                 work()
             return
@@ -262,6 +244,22 @@ def _with_lock_retries(conn: PgConnection, work) -> None:
                                     f"({LOCK_RETRIES} tries of {LOCK_TIMEOUT_MS} ms)") from None
             time.sleep(pause)
             pause = min(1.0, pause * 2)
+
+
+@contextmanager
+def _transaction(conn: PgConnection):
+    """BEGIN … COMMIT, or a savepoint inside a transaction already open; rolled back on any exception.
+    (jobctl.db.transaction does the same for both backends; this module does not import it, as
+    jobctl.db dispatches here.)"""
+    nested = conn.in_transaction
+    conn.raw.execute("SAVEPOINT jobctl_locked" if nested else "BEGIN")
+    try:
+        yield
+    except BaseException:
+        conn.raw.execute("ROLLBACK TO SAVEPOINT jobctl_locked; RELEASE SAVEPOINT jobctl_locked" if nested
+                         else "ROLLBACK")
+        raise
+    conn.raw.execute("RELEASE SAVEPOINT jobctl_locked" if nested else "COMMIT")
 
 
 def drop_table(conn: PgConnection, name: str) -> None:
@@ -274,19 +272,30 @@ def swap_in(conn: PgConnection, shadow: str, live: str, post_sql=()) -> None:
     drop the live table, rename the shadow and its indexes, run ``post_sql``. Readers see the old
     table or the new one. The locks are taken with a short lock_timeout and retried, so the swap
     never sits in the lock queue in front of the app's own reads behind a long query."""
+    swap_in_together(conn, [(shadow, live, post_sql)])
+
+
+def swap_in_together(conn: PgConnection, swaps) -> None:
+    """:func:`swap_in` for several ``(shadow, live, post_sql)`` in one transaction: readers see all
+    the old tables or all the new ones."""
     def work():
-        conn.raw.execute(f"DROP TABLE IF EXISTS {_qualified(live + '__old')}")
-        conn.raw.execute(f"DROP TABLE IF EXISTS {_qualified(live)}")
-        conn.raw.execute(f"ALTER TABLE {_qualified(shadow)} RENAME TO {_qualified(live)}")
-        for (index,) in conn.raw.execute(
-                "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = %s",
-                (live,)).fetchall():
-            if index.startswith(shadow):
-                conn.raw.execute(f'ALTER INDEX "{index}" RENAME TO "{live + index[len(shadow):]}"')
-        for sql in post_sql:
-            conn.execute(sql)
+        for shadow, live, post_sql in swaps:
+            _swap(conn, shadow, live, post_sql)
         faults.reach("swap")
     _with_lock_retries(conn, work)
+
+
+def _swap(conn: PgConnection, shadow: str, live: str, post_sql) -> None:
+    conn.raw.execute(f"DROP TABLE IF EXISTS {_qualified(live + '__old')}")
+    conn.raw.execute(f"DROP TABLE IF EXISTS {_qualified(live)}")
+    conn.raw.execute(f"ALTER TABLE {_qualified(shadow)} RENAME TO {_qualified(live)}")
+    for (index,) in conn.raw.execute(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = %s",
+            (live,)).fetchall():
+        if index.startswith(shadow):
+            conn.raw.execute(f'ALTER INDEX "{index}" RENAME TO "{live + index[len(shadow):]}"')
+    for sql in post_sql:
+        conn.execute(sql)
 
 
 # -- the platform schema --------------------------------------------------------------------------
@@ -336,12 +345,7 @@ class PostgresDialect(Dialect):
     name = "postgres"
     #: No database-wide write lock: jobs never pause to let the app write.
     yields_lock = False
-    #: COPY is cheap and holds no lock others wait for: one transaction per insert_many call.
-    rows_per_transaction = None
     fulltext = "tsvector"
-
-    def insert_rows(self, conn, sql: str, rows: list) -> None:
-        insert_rows(conn, sql, rows)
 
     def database_files(self, conn) -> list[str]:
         return []

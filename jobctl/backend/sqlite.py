@@ -13,15 +13,8 @@ class Dialect:
     #: SQLite has one write lock for the whole file: after each job transaction, pause so the
     #: app's writers get their turn (``jobctl.db.yielding_transaction``).
     yields_lock = True
-    #: Rows per write transaction in ``JobContext.insert_many`` (None: all in one); on SQLite about
-    #: 10–30 ms of the write lock each.
-    rows_per_transaction: int | None = 4000
     #: Which full-text index the profile search builds (see jobctl.jobs.search_index.text_index).
     fulltext = "fts5"
-
-    def insert_rows(self, conn, sql: str, rows: list) -> None:
-        """Many rows through one ``INSERT … VALUES (?, …)`` (the caller holds the transaction)."""
-        conn.executemany(sql, rows)
 
     def database_files(self, conn) -> list[str]:
         """The files the platform database lives in (none for a server)."""

@@ -50,7 +50,7 @@ def install(setattr=setattr) -> None:
     Only ``jobctl.db.drop_table`` is wrapped (``swap_in`` calls it through the module), so the
     ``drop`` point is the drop of a swapped-out table, not a job's own drop of a stale shadow."""
     from jobctl import db
-    from jobctl.jobs import maintenance_orphans
+    from jobctl.jobs.maintenance import orphans as maintenance_orphans
 
     if not getattr(db.drop_table, "crash_hooked", False):
         setattr(db, "drop_table", _drop_with_fault(db.drop_table))
