@@ -350,6 +350,9 @@ class PostgresDialect(Dialect):
     def database_files(self, conn) -> list[str]:
         return []
 
+    def analyze(self, conn, table: str) -> None:
+        conn.execute(f"ANALYZE {table}")
+
     def id_list(self, param: str) -> str:
         return f"(SELECT CAST(value AS bigint) FROM jsonb_array_elements_text(CAST({param} AS jsonb)))"
 

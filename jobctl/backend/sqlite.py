@@ -20,6 +20,10 @@ class Dialect:
         """The files the platform database lives in (none for a server)."""
         return [path for _, _, path in conn.execute("PRAGMA database_list") if path]
 
+    def analyze(self, conn, table: str) -> None:
+        """Give the planner statistics of a table just filled (a temporary one, which nothing else
+        analyzes on PostgreSQL); nothing to do on SQLite, whose planner needs none here."""
+
     def id_list(self, param: str) -> str:
         """A subquery of the integers in the JSON array ``param`` (for ``x IN <id_list>``)."""
         return f"(SELECT value FROM json_each({param}))"

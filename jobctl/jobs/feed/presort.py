@@ -123,6 +123,7 @@ class PresortBuilder:
         with transaction(db, immediate=False):
             db.execute(f"CREATE TABLE {RECENT} (post_id INTEGER PRIMARY KEY, col INTEGER NOT NULL)")
             db.executemany(f"INSERT INTO {RECENT} VALUES (?, ?)", zip(self.post_ids.tolist(), range(self.n_recent)))
+        dialect(db).analyze(db, RECENT)
         # features: each recent post's creator, topics and hashtags
         cols = list(range(self.n_recent))
         keys = [("creator", str(a)) for a in self.authors.tolist()]
@@ -136,6 +137,7 @@ class PresortBuilder:
             db.execute(f"CREATE TABLE {VOCAB} (target_type TEXT, target TEXT, col INTEGER, "
                        f"PRIMARY KEY (target_type, target)) WITHOUT ROWID")
             db.executemany(f"INSERT INTO {VOCAB} VALUES (?, ?, ?)", ((t, v, i) for (t, v), i in index.items()))
+        dialect(db).analyze(db, VOCAB)
         self.n_features = len(vocab)
         feat_posts = fm.feature_post_matrix(cols, [index[k] for k in keys], self.n_features, self.n_recent)
         self.index = fy.ForYouIndex(feat_posts, self.post_ids)
