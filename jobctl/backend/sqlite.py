@@ -24,9 +24,9 @@ class Dialect:
         """Give the planner statistics of a table just filled (a temporary one, which nothing else
         analyzes on PostgreSQL); nothing to do on SQLite, whose planner needs none here."""
 
-    def id_list(self, param: str) -> str:
-        """A subquery of the integers in the JSON array ``param`` (for ``x IN <id_list>``)."""
-        return f"(SELECT value FROM json_each({param}))"
+    def in_ids(self, column: str, param: str) -> str:
+        """``column`` is one of the integers of the JSON array ``param`` (a placeholder)."""
+        return f"{column} IN (SELECT value FROM json_each({param}))"
 
     def json_items(self, expr: str) -> str:
         """A table function of the elements of the JSON array ``expr``, column ``value`` (text)."""

@@ -92,7 +92,7 @@ def content_features(ctx):
 
     for ids in _chunks(stale, ctx.batch_size):
         with ctx.transaction():
-            db.execute(f"DELETE FROM post_features WHERE post_id IN {dialect(db).id_list('?')}",
+            db.execute(f"DELETE FROM post_features WHERE {dialect(db).in_ids('post_id', '?')}",
                        (_json_ids(ids),))
         ctx.checkpoint(advance=len(ids))
 
@@ -106,7 +106,7 @@ def content_features(ctx):
     analysed = 0
     for ids in _chunks(pending, ctx.batch_size):
         rows = []
-        for pid, body in db.execute(f"SELECT id, body FROM posts WHERE id IN {dialect(db).id_list('?')} "
+        for pid, body in db.execute(f"SELECT id, body FROM posts WHERE {dialect(db).in_ids('id', '?')} "
                                     "AND deleted_at IS NULL", (_json_ids(ids),)):
             tags = ft.hashtags(body)
             rows.append((pid, _dump(tags), _dump(matcher.topics(body, tags)),
@@ -372,7 +372,7 @@ def feed_presort(ctx):
         for batch in _chunks(users, ctx.batch_size):
             rows = builder.build(batch)
             with ctx.transaction():
-                db.execute(f"DELETE FROM feed_presort WHERE user_id IN {dialect(db).id_list('?')}",
+                db.execute(f"DELETE FROM feed_presort WHERE {dialect(db).in_ids('user_id', '?')}",
                            (_json_ids(batch),))
                 db.executemany("INSERT INTO feed_presort (user_id, section, position, item_type, item_id, "
                                "score, generated_at) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)

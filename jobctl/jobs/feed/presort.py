@@ -47,13 +47,13 @@ VOCAB = "temp.jobctl_feed_vocab"
 # than two NOT EXISTS probes per row.
 MATCHES_SQL = """
 SELECT user_id, candidate_id, candidate_id, score FROM match_scores
-WHERE user_id IN {ids}
+WHERE {in_ids[user_id]}
 ORDER BY user_id, rank, candidate_id"""
 
 FOLLOWING_SQL = """
 SELECT f.follower_id, p.author_id, p.id FROM follows f
 JOIN posts p ON p.author_id = f.followee_id
-WHERE f.follower_id IN {ids} AND p.deleted_at IS NULL
+WHERE {in_ids[f.follower_id]} AND p.deleted_at IS NULL
   AND p.created_at >= :start AND p.created_at <= :now
 ORDER BY f.follower_id, p.created_at DESC, p.id DESC"""
 
@@ -77,18 +77,18 @@ UNION ALL
 SELECT r.col, 'hashtag', j.value FROM {RECENT} r JOIN post_features f ON f.post_id = r.post_id, {{hashtags}} j"""
 
 BLOCKS_SQL = """
-SELECT blocker_id, blocked_id FROM blocks WHERE blocker_id IN {ids}
+SELECT blocker_id, blocked_id FROM blocks WHERE {in_ids[blocker_id]}
 UNION
-SELECT blocked_id, blocker_id FROM blocks WHERE blocked_id IN {ids}"""
+SELECT blocked_id, blocker_id FROM blocks WHERE {in_ids[blocked_id]}"""
 
 AFFINITIES_SQL = f"""
 SELECT a.user_id, v.col, a.weight FROM user_affinities a
 JOIN {VOCAB} v ON v.target_type = a.target_type AND v.target = a.target
-WHERE a.user_id IN {{ids}} AND a.weight > 0"""
+WHERE {{in_ids[a.user_id]}} AND a.weight > 0"""
 
 LIKED_SQL = f"""
 SELECT l.user_id, r.col FROM post_likes l JOIN {RECENT} r ON r.post_id = l.post_id
-WHERE l.user_id IN {{ids}}"""
+WHERE {{in_ids[l.user_id]}}"""
 
 
 class PresortBuilder:
@@ -97,7 +97,7 @@ class PresortBuilder:
     def __init__(self, db: sqlite3.Connection, *, now: str, recent_start: str, per_section: int):
         self.db, self.now, self.start, self.k = db, now, recent_start, per_section
         d = dialect(db)
-        self._spelling = {"ids": d.id_list(":ids"), "topics": d.json_items("f.topics"),
+        self._spelling = {"in_ids": _InIds(d), "topics": d.json_items("f.topics"),
                           "hashtags": d.json_items("f.hashtags")}
         self.trending: list[tuple[int, int, float]] = []
         self.n_recent = 0
@@ -237,6 +237,16 @@ class PresortBuilder:
                                              e_rows, e_cols, self.k)
         return list(zip(ids[rows].tolist(), ["for_you"] * len(rows), pos.tolist(), ["post"] * len(rows),
                         self.post_ids[cols].tolist(), scores.tolist(), [self.now] * len(rows)))
+
+
+class _InIds:
+    """``{in_ids[column]}`` in a template: the dialect's "column is one of the JSON array :ids"."""
+
+    def __init__(self, d):
+        self.d = d
+
+    def __getitem__(self, column: str) -> str:
+        return self.d.in_ids(column, ":ids")
 
 
 def _pair(u, v):
