@@ -4,6 +4,7 @@ Prints each job's time (from the ledger), the total, the peak memory of the enqu
 user guide's table of typical durations beside it.
 
     .venv/bin/python bench/pipeline.py --users 1000 10000 100000
+    .venv/bin/python bench/pipeline.py --backend postgres --users 100000   # PostgreSQL at --pg-admin
 """
 
 from __future__ import annotations
@@ -40,12 +41,24 @@ def iso(s: str) -> datetime:
     return datetime.fromisoformat(s.replace("Z", "+00:00"))
 
 
-def run(users: int, seed: int, keep: bool) -> dict:
-    work = OUT / f"pipeline-{users}"
+def platform_target(backend: str, users: int, work: Path, admin: str) -> str:
+    """The --db of the run: a fresh SQLite file, or a fresh PostgreSQL database on ``admin``'s server."""
+    if backend == "sqlite":
+        return str(work / "platform.db")
+    import psycopg
+    name = f"jobctl_bench_{users}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return admin.rsplit("/", 1)[0] + "/" + name
+
+
+def run(users: int, seed: int, keep: bool, backend: str = "sqlite", admin: str = "") -> dict:
+    work = OUT / f"pipeline-{backend}-{users}"
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    env = dict(os.environ, JOBCTL_DB=str(work / "platform.db"), JOBCTL_LEDGER=str(work / "ledger.db"),
+    env = dict(os.environ, JOBCTL_DB=platform_target(backend, users, work, admin), JOBCTL_LEDGER=str(work / "ledger.db"),
                JOBCTL_MEDIA_ROOT=str(work / "media"))
     t0 = time.perf_counter()
     subprocess.run([*JOBCTL, "demo", "--users", str(users), "--seed", str(seed)], env=env, check=True,
@@ -74,11 +87,14 @@ def main() -> None:
     ap.add_argument("--users", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--keep", action="store_true", help="keep the media root afterwards")
+    ap.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    ap.add_argument("--pg-admin", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                    help="a database on the server to create the benchmark's database from")
     args = ap.parse_args()
     print_floors()  # the same run's floors, so figures compare across machines
-    print(f"full pipeline: {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
+    print(f"full pipeline on {args.backend}: {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
     for n in args.users:
-        r = run(n, args.seed, args.keep)
+        r = run(n, args.seed, args.keep, args.backend, args.pg_admin)
         print(f"\n== {n:,} users: demo {r['demo_s']:.1f} s; enqueue --all --wait {r['total_s']:.1f} s "
               f"({r['total_s'] / 60:.1f} min; the guide expects {guide_for(n)} per job); "
               f"peak memory {r['peak_mb']:,.0f} MB; {'all succeeded' if r['ok'] else 'NOT ALL SUCCEEDED'}")

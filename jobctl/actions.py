@@ -35,7 +35,7 @@ class Settings:
     """Where things are. ``registry`` may be given (tests, plugins); by default the catalogue loads
     on first use."""
 
-    db: Path
+    db: Path | str          # an SQLite file, or a postgresql:// URL (print it with backend.redact)
     ledger_path: Path
     media_root: Path
     trigger: str = "manual"

@@ -17,12 +17,14 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from . import db as dbops
 from . import faults
+from .backend import dialect
 from .db import yielding_transaction
 from .errors import JobCancelled
 from .timeutil import fmt_ts, parse_ts, utcnow
 
 
-#: Rows per write transaction for bulk inserts into shadow tables: about 10–30 ms of lock each.
+#: Rows per write transaction for bulk inserts into shadow tables on SQLite: about 10–30 ms of lock
+#: each. A backend without a database-wide write lock (PostgreSQL) inserts each call in one COPY.
 ROWS_PER_TRANSACTION = 4000
 
 #: A table definition for :meth:`JobContext.rebuild`: one statement or several, each with ``{name}``
@@ -52,9 +54,10 @@ class Rebuild:
         """Insert ``rows`` (tuples in column order, or in ``columns`` order), ROWS_PER_TRANSACTION per
         short transaction so the platform's own writers never wait long. Returns the rows written."""
         rows = rows if isinstance(rows, list) else list(rows)
-        for start in range(0, len(rows), ROWS_PER_TRANSACTION):
+        per = ROWS_PER_TRANSACTION if dialect(self.ctx.db).yields_lock else max(1, len(rows))
+        for start in range(0, len(rows), per):
             with self.ctx.transaction() as conn:
-                dbops.insert_rows(conn, self.name, rows[start:start + ROWS_PER_TRANSACTION], columns)
+                dbops.insert_rows(conn, self.name, rows[start:start + per], columns)
         self.rows += len(rows)
         return len(rows)
 
@@ -98,6 +101,8 @@ class JobContext:
         self._sleep = sleep
         self.total: int | None = None
         self.done = 0
+        #: the runner's :class:`~jobctl.db.ShadowTracker`: shadows to drop if this run fails or is cancelled
+        self.shadows = None
         if self.params.get("now"):
             self.now: datetime = parse_ts(self.params["now"])
         else:
@@ -151,6 +156,8 @@ class JobContext:
                for live, spec in tables.items()}
         try:
             for r in new.values():
+                if self.shadows is not None:            # the runner drops it if this process fails
+                    self.shadows.add(r.name)
                 dbops.drop_table(self.db, r.name)       # a killed run's leftover
                 dbops.create_table(self.db, r.statements())
             yield new
@@ -165,7 +172,7 @@ class JobContext:
         for r in rebuilds:
             try:
                 dbops.drop_table(self.db, r.name)
-            except sqlite3.Error as exc:   # the original error matters more; the next run drops it
+            except Exception as exc:   # sqlite3 or psycopg: the original error matters more; the next run drops it
                 self.log(f"could not drop {r.name} after the failed rebuild: {exc}", "warning")
 
     # -- progress ----------------------------------------------------------------------------

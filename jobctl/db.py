@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from . import faults
+from .backend import dialect, is_postgres
 from .errors import LedgerFault, PlatformFault, StorageFault
 
 #: How long a statement waits for another process's lock before giving up (JOBCTL_BUSY_TIMEOUT_MS).
@@ -136,8 +137,9 @@ def yield_stats() -> dict[str, dict[str, float]]:
 @contextmanager
 def yielding_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """A write transaction, followed by a pause as long as it held the lock when another writer was
-    seen recently (see YIELD_FACTOR above); a savepoint when already inside a transaction."""
-    if conn.in_transaction:
+    seen recently (see YIELD_FACTOR above); a savepoint when already inside a transaction. Only on a
+    backend with a database-wide write lock: on PostgreSQL it is a plain transaction."""
+    if conn.in_transaction or not dialect(conn).yields_lock:
         with transaction(conn) as c:
             yield c
         return
@@ -189,6 +191,9 @@ def _depth(conn: sqlite3.Connection) -> int:
 
 
 def table_exists(conn: sqlite3.Connection, name: str) -> bool:
+    if is_postgres(conn):
+        from .backend import postgres
+        return postgres.table_exists(conn, name)
     return conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type IN ('table','view') AND name=?", (name,)
     ).fetchone() is not None
@@ -208,7 +213,11 @@ def drop_table(conn: sqlite3.Connection, name: str) -> None:
     waiting, one DROP (about 60 ns a row, 0.14 s for 2.4 M rows) beats emptying in chunks (2 µs a
     row) by 30×, so the chunks stop as soon as the evidence says nobody waits. ``secure_delete = FAST`` (this SQLite build defaults to on) skips overwriting
     the freed pages. A kill midway leaves a partly emptied table that the next call finishes.
+    On PostgreSQL a plain DROP in a short transaction (see :func:`jobctl.backend.postgres.drop_table`).
     """
+    if is_postgres(conn):
+        from .backend import postgres
+        return postgres.drop_table(conn, name)
     row = conn.execute("SELECT type, sql FROM sqlite_master WHERE name=?", (name,)).fetchone()
     if row is None:
         return
@@ -249,9 +258,13 @@ def create_table(conn: sqlite3.Connection, statements: Sequence[str]) -> None:
 
 def insert_rows(conn: sqlite3.Connection, table: str, rows: Sequence[Sequence],
                 columns: Sequence[str] | None = None) -> None:
-    """Insert ``rows`` into ``table`` with one prepared statement (the caller holds the transaction)."""
+    """Insert ``rows`` into ``table`` with one prepared statement (the caller holds the transaction);
+    on PostgreSQL with COPY."""
     if not rows:
         return
+    if is_postgres(conn):
+        from .backend import postgres
+        return postgres.copy_columns(conn, table, columns, rows)
     cols = " (" + ", ".join(f'"{c}"' for c in columns) + ")" if columns else ""
     marks = ", ".join("?" * len(rows[0]))
     conn.executemany(f'INSERT INTO "{table}"{cols} VALUES ({marks})', rows)
@@ -260,6 +273,9 @@ def insert_rows(conn: sqlite3.Connection, table: str, rows: Sequence[Sequence],
 def swap_in_together(conn: sqlite3.Connection, swaps: Sequence[tuple[str, str, Sequence[str]]]) -> None:
     """Replace several live tables by their shadows, ``(shadow, live, post_sql)`` each, in one
     transaction: readers see all the old tables or all the new ones."""
+    if is_postgres(conn):
+        from .backend import postgres
+        return postgres.swap_in_together(conn, swaps)
     if len(swaps) == 1:
         swap_in(conn, *swaps[0])
         return
@@ -284,6 +300,9 @@ def drop_shadow(conn: sqlite3.Connection, name: str) -> None:
     """
     if conn.in_transaction:
         conn.execute("ROLLBACK")
+    if is_postgres(conn):  # no WAL file and no database-wide lock: a plain DROP (see drop_table)
+        drop_table(conn, name)
+        return
     try:
         drop_table(conn, name)
     except sqlite3.OperationalError as exc:
@@ -333,7 +352,9 @@ class ShadowTracker:
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
         self.names: list[str] = []
-        conn.set_authorizer(self._authorize)
+        self._watching = hasattr(conn, "set_authorizer")  # SQLite; on PostgreSQL ctx.rebuild calls add()
+        if self._watching:
+            conn.set_authorizer(self._authorize)
 
     def _authorize(self, action, arg1, arg2, dbname, _trigger):
         if action in self._CREATE and dbname in (None, "main") and arg1 and arg1.endswith(SHADOW_SUFFIX):
@@ -345,7 +366,9 @@ class ShadowTracker:
             self.names.append(name)
 
     def close(self) -> None:
-        self.conn.set_authorizer(None)
+        if self._watching:
+            self.conn.set_authorizer(None)
+            self._watching = False
 
     def drop_all(self) -> list[str]:
         """Drop every tracked shadow that still exists (a swapped-in one no longer does). Returns
@@ -394,8 +417,11 @@ def swap_in(conn: sqlite3.Connection, shadow: str, live: str, post_sql: Sequence
     one, never a missing or half-built one. The old table is dropped afterwards in a short
     transaction of its own (a kill in between leaves ``<live>__old``, dropped by the next swap).
     Called inside an outer transaction (to swap several tables together) the old tables are
-    dropped inside it.
+    dropped inside it. On PostgreSQL see :func:`jobctl.backend.postgres.swap_in`.
     """
+    if is_postgres(conn):
+        from .backend import postgres
+        return postgres.swap_in(conn, shadow, live, post_sql)
     old = f"{live}__old"
     nested = conn.in_transaction
     if not nested:

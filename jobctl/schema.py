@@ -13,6 +13,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from .backend import is_postgres, is_url
 from .db import connect
 from .errors import DatabaseError
 
@@ -52,12 +53,23 @@ def expected_columns() -> dict[str, list[str]]:
 
 def create_platform(conn: sqlite3.Connection) -> None:
     """Create the platform tables and jobctl's indexes (for ``demo`` and tests only)."""
-    conn.executescript(schema_sql())
+    if is_postgres(conn):
+        from .backend import postgres
+        conn.raw.execute(postgres.schema_sql())
+    else:
+        conn.executescript(schema_sql())
     ensure_indexes(conn)
 
 
 def ensure_indexes(conn: sqlite3.Connection) -> None:
-    for sql in INDEXES:
+    """Create the indexes of :data:`INDEXES` that are missing. On PostgreSQL only the missing ones
+    are even attempted: CREATE INDEX IF NOT EXISTS would still wait for a share lock on the table."""
+    todo = INDEXES
+    if is_postgres(conn):
+        from .backend import postgres
+        have = postgres.existing_indexes(conn)
+        todo = [sql for sql in INDEXES if sql.split()[5] not in have]
+    for sql in todo:
         conn.execute(sql)
 
 
@@ -74,10 +86,14 @@ def missing_schema(conn: sqlite3.Connection) -> list[str]:
 
 
 def open_platform(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """Open the platform database at ``path`` after checking it is SQLite with the platform schema.
+    """Open the platform database at ``path`` (an SQLite file or a ``postgresql://`` URL) after
+    checking it holds the platform schema.
 
-    Raises :class:`DatabaseError` with one operator-facing line otherwise.
+    Raises :class:`DatabaseError` with one operator-facing line (never a password) otherwise.
     """
+    if is_url(str(path)):
+        from .backend import postgres
+        return postgres.open_platform(str(path), readonly=readonly, expected=expected_columns())
     p = Path(path)
     if not p.exists():
         raise DatabaseError(f"platform database not found: {p} (create one with `jobctl demo`, or pass --db)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from jobctl.backend import is_postgres
 from jobctl.context import Reporter, make_context
 from jobctl.db import connect
 from jobctl.registry import load_catalogue
@@ -18,12 +19,22 @@ from jobctl.schema import create_platform
 NOW = "2026-11-29T03:00:00Z"
 
 
+#: Platform tables whose id the database assigns (returned by Platform.insert).
+_ID_TABLES = {"users", "interests", "quiz_questions", "quiz_options", "posts", "comments", "shares", "media"}
+
+
 class Platform:
-    def __init__(self, tmp_path: Path, name: str = "platform.db"):
-        self.path = Path(tmp_path) / name
+    """``url``: build it in that (empty) PostgreSQL database instead of an SQLite file."""
+
+    def __init__(self, tmp_path: Path, name: str = "platform.db", url: str | None = None):
+        self.path = url or Path(tmp_path) / name
         self.media_root = Path(tmp_path) / "media"
         self.media_root.mkdir(exist_ok=True)
-        self.conn = connect(self.path)
+        if url:
+            from jobctl.backend import postgres
+            self.conn = postgres.connect(url)
+        else:
+            self.conn = connect(self.path)
         create_platform(self.conn)
         self._ids: dict[str, int] = {}
 
@@ -34,8 +45,13 @@ class Platform:
     def insert(self, table: str, **row) -> int:
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        cur = self.conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", list(row.values()))
-        return cur.lastrowid
+        sql = f"INSERT INTO {table} ({cols}) VALUES ({marks})"
+        if is_postgres(self.conn):
+            if table not in _ID_TABLES:
+                self.conn.execute(sql, list(row.values()))
+                return None
+            return self.conn.execute(sql + " RETURNING id", list(row.values())).fetchone()[0]
+        return self.conn.execute(sql, list(row.values())).lastrowid
 
     def user(self, id: int | None = None, **kw) -> int:
         uid = id or self._next("users")
@@ -62,7 +78,7 @@ class Platform:
     def question(self, kind: str, n_options: int = 5, *, trait: str | None = None, reverse: bool = False,
                  area: str | None = None, text: str = "Q") -> tuple[int, list[int]]:
         qid = self.insert("quiz_questions", text=text, kind=kind, trait=trait,
-                          reverse_keyed=int(reverse), area=area)
+                          reverse_keyed=bool(reverse), area=area)
         opts = [self.insert("quiz_options", question_id=qid, position=i + 1, text=f"option {i + 1}")
                 for i in range(n_options)]
         return qid, opts
@@ -96,6 +112,33 @@ class Platform:
 
     def rows(self, sql: str, *args) -> list[tuple]:
         return self.conn.execute(sql, args).fetchall()
+
+    # -- the catalogue, asked the same way on both backends ------------------------------------------
+    def columns(self, table: str) -> list[str]:
+        if is_postgres(self.conn):
+            return [r[0] for r in self.rows("SELECT column_name FROM information_schema.columns WHERE "
+                                            "table_schema = current_schema() AND table_name = ? "
+                                            "ORDER BY ordinal_position", table)]
+        return [r[1] for r in self.rows(f'PRAGMA table_info("{table}")')]
+
+    def primary_key(self, table: str) -> list[str]:
+        if is_postgres(self.conn):
+            return [r[0] for r in self.rows(
+                "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+                "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = CAST(? AS regclass) AND i.indisprimary "
+                "ORDER BY array_position(i.indkey, a.attnum)", table)]
+        return [r[1] for r in sorted((r for r in self.rows(f'PRAGMA table_info("{table}")') if r[5]),
+                                     key=lambda r: r[5])]
+
+    def has_table(self, name: str) -> bool:
+        from jobctl.db import table_exists
+        return table_exists(self.conn, name)
+
+    @property
+    def search_key(self) -> str:
+        """The profile index's user id column (FTS5's rowid, or user_id)."""
+        from jobctl.jobs.search.index import text_index
+        return text_index(self.conn).key
 
 
 # -- running a job in this process ------------------------------------------------------------------

@@ -11,6 +11,34 @@ def platform(tmp_path) -> Platform:
 
 
 @pytest.fixture
+def pg_url():
+    """The URL of a fresh, empty PostgreSQL database, dropped afterwards (skips without a server)."""
+    from pgserver import scratch_database
+    with scratch_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_platform(request, tmp_path) -> Platform:
+    """The same tiny hand-built platform on each backend: for known-answer tests of jobs."""
+    marker = request.node.get_closest_marker("sqlite_only")
+    if request.param == "postgres" and marker is not None:
+        pytest.skip(f"SQLite only: {marker.args[0] if marker.args else 'checks SQLite internals'}")
+    if request.param == "sqlite":
+        p = Platform(tmp_path)
+        yield p
+        p.conn.close()
+        return
+    from pgserver import scratch_database
+    with scratch_database() as url:
+        p = Platform(tmp_path, url=url)
+        try:
+            yield p
+        finally:
+            p.conn.close()
+
+
+@pytest.fixture
 def now() -> str:
     return NOW
 

@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..actions import MAX_ID, Settings
+from ..backend.url import as_target
 from ..errors import JobctlError
 
 __all__ = ["MAX_ID", "After", "JobId", "Json", "Params", "UserId", "Settings", "app", "command", "main", "settings_of"]
@@ -47,14 +48,15 @@ def complete_param(incomplete: str) -> list[str]:
 @app.callback()
 def _main(
     ctx: typer.Context,
-    db: Annotated[Path, typer.Option("--db", envvar="JOBCTL_DB", help="The platform database.")] = Path("platform.db"),
+    db: Annotated[str, typer.Option("--db", envvar="JOBCTL_DB",
+                                    help="The platform database: an SQLite file or a postgresql:// URL.")] = "platform.db",
     ledger: Annotated[Path, typer.Option("--ledger", envvar="JOBCTL_LEDGER", help="The job ledger (SQLite).")] = Path("jobctl-ledger.db"),
     media_root: Annotated[Path, typer.Option("--media-root", envvar="JOBCTL_MEDIA_ROOT", help="Where media paths point.")] = Path("media"),
     trigger: Annotated[str, typer.Option("--trigger", envvar="JOBCTL_TRIGGER", hidden=True,
                                          help="Who started this: manual or cron (crontab entries set cron).")] = "manual",
 ):
     """Run and watch the jobs that keep a dating platform's derived data fresh."""
-    ctx.obj = Settings(db=db, ledger_path=ledger, media_root=media_root,
+    ctx.obj = Settings(db=as_target(db), ledger_path=ledger, media_root=media_root,
                        trigger=trigger if trigger in ("manual", "cron") else "manual")
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..backend.url import redact
 from ..errors import UsageError
 from .core import Json, command, settings_of
 from .render import Col, emit_json, emit_table, stderr, stdout
@@ -31,7 +32,7 @@ def demo_cmd(ctx: typer.Context,
     counts = build_demo(settings.db, settings.media_root, users, seed=seed, now=at, force=force,
                         progress=lambda msg: err.print(f"[dim]{msg}[/]"))
     from rich.table import Table
-    t = Table(title=f"demo platform: {settings.db} (media in {settings.media_root})")
+    t = Table(title=f"demo platform: {redact(settings.db)} (media in {settings.media_root})")
     t.add_column("table")
     t.add_column("rows", justify="right")
     for k, v in counts.items():

@@ -115,7 +115,7 @@ def schedule_install(ctx: typer.Context, crontab_file: CrontabFile = None, confi
         return
     err = stderr()
     for what, label in ((paths.db, "platform database"), (paths.ledger.parent, "ledger folder")):
-        if not what.exists():
+        if isinstance(what, Path) and not what.exists():
             err.print(f"[yellow]warning:[/] {label} {escape(str(what))} does not exist yet; cron runs fail until it does")
     parts = [f"{k} {', '.join(v)}" for k, v in change.to_dict().items() if v]
     con = stdout()

@@ -14,12 +14,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from ..backend import is_url, redact
 from ..errors import DatabaseError, UsageError
 from ..schema import has_platform_data
 from ..timeutil import utcnow
 from .generate import generate
 from .media import DEMO_DIR, write_media
-from .writer import write_platform
+from .writer import write_platform, write_platform_pg
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -39,6 +40,9 @@ def build_demo(db_path: Path, media_root: Path, users: int, seed: int = 42,
         raise UsageError(f"--users must be a whole number of at least 1, got {users!r}")
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise UsageError(f"--seed must be a whole number, got {seed!r}")
+    if is_url(str(db_path)):
+        return _build_demo_pg(str(db_path), Path(media_root), users, seed, _normalise_now(now), force,
+                              progress or (lambda message: None))
     db_path, media_root = Path(db_path), Path(media_root)
     now = _normalise_now(now)
     say = progress or (lambda message: None)
@@ -61,6 +65,36 @@ def build_demo(db_path: Path, media_root: Path, users: int, seed: int = 42,
     except BaseException:
         _remove_db_files(tmp)
         raise
+    say("done")
+    return counts
+
+
+def _build_demo_pg(url: str, media_root: Path, users: int, seed: int, now: datetime, force: bool,
+                   say: Callable[[str], None]) -> dict[str, int]:
+    """The demo in a PostgreSQL database: created where missing, filled by COPY in one transaction.
+    Refuses a database that already has tables unless ``force`` (then every table of the URL's
+    schema is dropped first, as --force replaces the whole file on SQLite)."""
+    from ..backend import postgres
+    conn = postgres.connect(url)
+    try:
+        tables = [r[0] for r in conn.raw.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename").fetchall()]
+        if tables and not force:
+            if "users" in tables and conn.raw.execute("SELECT EXISTS(SELECT 1 FROM users)").fetchone()[0]:
+                raise DatabaseError(f"{redact(url)} already holds a platform with users; pass --force to replace it")
+            shown = ", ".join(tables[:5]) + (" ..." if len(tables) > 5 else "")
+            raise DatabaseError(f"{redact(url)} already has tables ({shown}); pass --force to replace them")
+        demo_dir = _check_media_target(media_root, force)
+        data = generate(seed, users, int(now.timestamp()), say)
+        say("writing media files (in the background)")
+        media_job = _Background(lambda: _replace_demo_media(media_root, demo_dir, data))
+        try:
+            counts = write_platform_pg(conn, data, say, replace=tables)
+        finally:
+            files, size = media_job.result()
+        counts["media_files"], counts["media_bytes"] = files, size
+    finally:
+        conn.close()
     say("done")
     return counts
 

@@ -1,4 +1,6 @@
-"""Write a generated :class:`Platform` into a fresh SQLite file, table by table."""
+"""Write a generated :class:`Platform` table by table: into a fresh SQLite file (multi-row INSERTs)
+or into a PostgreSQL database (COPY). :func:`_fill` is the same for both: it hands each table's
+columns to an ``insert(table, columns, rows)`` of the backend."""
 
 from __future__ import annotations
 
@@ -71,6 +73,18 @@ def insert(conn: sqlite3.Connection, table: str, columns: dict[str, Column], row
     return rows
 
 
+def copy_insert(conn) -> Callable[[object, str, dict[str, Column], int], int]:
+    """An ``insert`` for :func:`_fill` that COPYs into PostgreSQL (the caller holds the transaction)."""
+    from ..backend.postgres import copy_columns
+
+    def insert_pg(_conn, table: str, columns: dict[str, Column], rows: int) -> int:
+        for s in range(0, rows, CHUNK):
+            e = min(rows, s + CHUNK)
+            copy_columns(conn, table, list(columns), zip(*(col(s, e) for col in columns.values())))
+        return rows
+    return insert_pg
+
+
 def write_platform(path: Path, p: Platform, say: Callable[[str], None]) -> dict[str, int]:
     """Create the platform schema in the new file ``path`` and fill it; returns row counts."""
     conn = sqlite3.connect(str(path), isolation_level=None)
@@ -92,7 +106,7 @@ def write_platform(path: Path, p: Platform, say: Callable[[str], None]) -> dict[
     return counts
 
 
-def _fill(conn: sqlite3.Connection, p: Platform, say) -> dict[str, int]:
+def _fill(conn, p: Platform, say, insert=insert) -> dict[str, int]:
     u, n = p.users, p.users.n
     avatar = np.full(n, -1, dtype=np.int64)
     for owner, media_id in p.media.avatar_of.items():
@@ -113,9 +127,9 @@ def _fill(conn: sqlite3.Connection, p: Platform, say) -> dict[str, int]:
         "deleted_at": stamps(u.deleted), "avatar_media_id": ints_or_null(avatar),
         "follower_count": ints(p.user_counts[:, 0]), "following_count": ints(p.user_counts[:, 1]),
         "post_count": ints(p.user_counts[:, 2])}, n)
-    counts["blocks"] = _edges(conn, "blocks", ("blocker_id", "blocked_id"), p.blocks)
+    counts["blocks"] = _edges(conn, insert, "blocks", ("blocker_id", "blocked_id"), p.blocks)
     say("writing follows")
-    counts["follows"] = _edges(conn, "follows", ("follower_id", "followee_id"), p.follows)
+    counts["follows"] = _edges(conn, insert, "follows", ("follower_id", "followee_id"), p.follows)
 
     irows = interest_rows()
     counts["interests"] = insert(conn, "interests", {
@@ -175,6 +189,29 @@ def _fill(conn: sqlite3.Connection, p: Platform, say) -> dict[str, int]:
     return counts
 
 
-def _edges(conn, table: str, names: tuple[str, str], edges) -> int:
+def _edges(conn, insert, table: str, names: tuple[str, str], edges) -> int:
     return insert(conn, table, {names[0]: ints(edges.src + 1), names[1]: ints(edges.dst + 1),
                                 "created_at": stamps(edges.at)}, len(edges.src))
+
+
+#: Platform tables with an identity id, whose sequences must continue after the demo's own ids.
+IDENTITY_TABLES = ("users", "interests", "quiz_questions", "quiz_options", "posts", "comments", "shares", "media")
+
+
+def write_platform_pg(conn, p: Platform, say: Callable[[str], None], replace: list[str]) -> dict[str, int]:
+    """Create the platform schema in the PostgreSQL database of ``conn`` and fill it by COPY, all in
+    one transaction (nobody sees a half-built demo). ``replace``: tables dropped first (--force)."""
+    from ..backend.postgres import schema_sql
+    from ..db import transaction
+    with transaction(conn):
+        for table in replace:
+            conn.execute(f'DROP TABLE IF EXISTS "{table}" CASCADE')
+        conn.raw.execute(schema_sql())
+        counts = _fill(conn, p, say, insert=copy_insert(conn))
+        say("creating indexes")
+        ensure_indexes(conn)
+        for table in IDENTITY_TABLES:        # the app's next insert must not reuse a demo id
+            conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                         f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)")
+    conn.raw.execute("ANALYZE")
+    return counts

@@ -17,6 +17,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..backend.url import is_url
 from .config import Entry, Schedule, ScheduleError
 
 MARK = "jobctl:"
@@ -34,7 +35,7 @@ CATALOGUE_ENV = ("JOBCTL_PLUGINS", "JOBCTL_BUILTIN_JOBS")
 class Paths:
     """What a crontab line points at, all absolute."""
 
-    db: Path
+    db: Path | str
     ledger: Path
     media_root: Path
     log: Path
@@ -45,7 +46,8 @@ class Paths:
         ledger = Path(os.path.abspath(settings.ledger_path))
         log = Path(os.path.abspath(schedule.log)) if schedule.log else ledger.parent / "jobctl-cron.log"
         exe = [os.path.abspath(schedule.jobctl)] if schedule.jobctl else jobctl_executable()
-        return cls(db=Path(os.path.abspath(settings.db)), ledger=ledger,
+        db = settings.db if is_url(str(settings.db)) else Path(os.path.abspath(settings.db))
+        return cls(db=db, ledger=ledger,
                    media_root=Path(os.path.abspath(settings.media_root)), log=log, jobctl=exe)
 
 

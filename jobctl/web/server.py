@@ -18,6 +18,7 @@ from ..errors import JobctlError, UsageError
 from ..ledger import Ledger
 from ..runner import Interrupt, Runner, install_signal_handlers, work
 from ..actions import Settings
+from ..backend.url import as_target, redact
 
 TOKEN_ENV = "JOBCTL_ADMIN_TOKEN"
 
@@ -74,11 +75,11 @@ def serve(db: Path, ledger: Path, media_root: Path, host: str = "127.0.0.1", por
     from .site import create_app
 
     token, generated = resolve_token(host)
-    settings = Settings(db=Path(db), ledger_path=Path(ledger), media_root=Path(media_root))
+    settings = Settings(db=as_target(db), ledger_path=Path(ledger), media_root=Path(media_root))
     settings.catalogue()
     app = create_app(settings, token, stalled_after=stalled_after)
     shown = f"[{host}]" if ":" in host else host
-    print(f"jobctl serve: http://{shown}:{port}/admin/jobs  (ledger {settings.ledger_path}, platform {settings.db}"
+    print(f"jobctl serve: http://{shown}:{port}/admin/jobs  (ledger {settings.ledger_path}, platform {redact(settings.db)}"
           + (", no worker" if no_worker else ", worker running") + ")", file=sys.stderr)
     if generated:
         print(f"jobctl serve: log in at http://{shown}:{port}/admin/login?token={token}", file=sys.stderr)

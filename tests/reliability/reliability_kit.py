@@ -20,6 +20,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+import pgserver
+from jobctl.backend import is_postgres, is_url
+from jobctl.db import table_exists, transaction
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 
@@ -33,11 +37,12 @@ _runner = CliRunner()
 # -- running jobctl --------------------------------------------------------------------------------
 
 class Site:
-    """A platform database, its media root and a ledger, in one folder."""
+    """A platform database, its media root and a ledger, in one folder. ``url``: the platform is
+    that PostgreSQL database instead of ``platform.db``."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, url: str | None = None):
         self.folder = Path(folder)
-        self.db = self.folder / "platform.db"
+        self.db = url or self.folder / "platform.db"
         self.media = self.folder / "media"
         self.ledger = self.folder / "ledger.db"
 
@@ -83,12 +88,17 @@ class Site:
 
 
 def copy_site(src: Site, folder: Path) -> Site:
-    """A copy of ``src``'s platform (a closed database: a file copy is consistent) and media."""
-    dst = Site(folder)
-    dst.folder.mkdir(parents=True, exist_ok=True)
-    for suffix in ("-wal", "-shm"):
-        assert not Path(f"{src.db}{suffix}").exists(), "copy a closed database only"
-    shutil.copy2(src.db, dst.db)
+    """A copy of ``src``'s platform (a closed database: a file copy is consistent; on PostgreSQL a
+    database created from it as a template) and media."""
+    if is_url(src.db):
+        dst = Site(folder, url=pgserver.copy_database(src.db))
+        dst.folder.mkdir(parents=True, exist_ok=True)
+    else:
+        dst = Site(folder)
+        dst.folder.mkdir(parents=True, exist_ok=True)
+        for suffix in ("-wal", "-shm"):
+            assert not Path(f"{src.db}{suffix}").exists(), "copy a closed database only"
+        shutil.copy2(src.db, dst.db)
     shutil.copytree(src.media, dst.media, symlinks=True, copy_function=shutil.copy2)
     return dst
 
@@ -107,6 +117,9 @@ FTS_SUFFIXES = ("_data", "_idx", "_content", "_docsize", "_config")
 
 def table_names(conn: sqlite3.Connection) -> list[str]:
     """Every table whose rows are content: FTS5 virtual tables yes, their shadow tables no."""
+    if is_postgres(conn):
+        return [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                                           "ORDER BY tablename COLLATE \"C\"").fetchall()]
     rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'").fetchall()
     virtual = {n for n, sql in rows if (sql or "").upper().startswith("CREATE VIRTUAL TABLE")}
     shadow = {v + s for v in virtual for s in FTS_SUFFIXES}
@@ -115,6 +128,10 @@ def table_names(conn: sqlite3.Connection) -> list[str]:
 
 def table_rows(conn: sqlite3.Connection, name: str) -> tuple:
     """All rows, sorted by every column (SQLite's total order over mixed types)."""
+    if is_postgres(conn):
+        n = len(conn.execute(f'SELECT * FROM "{name}" LIMIT 0').description)
+        order = ", ".join(str(i + 1) for i in range(n))
+        return tuple(conn.execute(f'SELECT * FROM "{name}" ORDER BY {order}').fetchall())
     sql = conn.execute("SELECT sql FROM sqlite_master WHERE name=?", (name,)).fetchone()[0] or ""
     virtual = sql.upper().startswith("CREATE VIRTUAL TABLE")
     cols = [r[1] for r in conn.execute(f'PRAGMA table_info("{name}")')]
@@ -126,6 +143,9 @@ def table_rows(conn: sqlite3.Connection, name: str) -> tuple:
 def _open(db: Path) -> sqlite3.Connection:
     """A plain connection: reads the WAL a killed process left, and on close checkpoints it and
     removes it (a read-only connection would leave -wal/-shm files behind). Only reads here."""
+    if is_url(db):
+        from jobctl.backend import postgres
+        return postgres.connect(db)
     assert Path(db).exists(), db
     return sqlite3.connect(db)
 
@@ -141,6 +161,10 @@ def snapshot(db: Path) -> dict[str, tuple]:
 def columns(db: Path, table: str) -> list[str]:
     conn = _open(db)
     try:
+        if is_postgres(conn):
+            return [r[0] for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+                "AND table_name = ? ORDER BY ordinal_position", (table,)).fetchall()]
         return [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
     finally:
         conn.close()
@@ -149,6 +173,11 @@ def columns(db: Path, table: str) -> list[str]:
 def primary_key(db: Path, table: str) -> list[str]:
     conn = _open(db)
     try:
+        if is_postgres(conn):
+            return [r[0] for r in conn.execute(
+                "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+                "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = CAST(? AS regclass) AND i.indisprimary "
+                "ORDER BY array_position(i.indkey, a.attnum)", (table,)).fetchall()]
         return [r[1] for r in sorted((r for r in conn.execute(f'PRAGMA table_info("{table}")') if r[5]),
                                      key=lambda r: r[5])]
     finally:
@@ -189,15 +218,15 @@ def change_platform(site: Site) -> dict:
     Counters drift, users add interests, some users hide, new posts and likes arrive, snapshot
     bios change (so the index rebuilt from them differs), and unattached media rows and stray
     files appear (old enough to be cleaned up)."""
-    conn = sqlite3.connect(site.db)
+    conn = _open(site.db)
     try:
-        with conn:
+        with transaction(conn):
             conn.execute("UPDATE users SET follower_count = follower_count + 3 WHERE id % 5 = 0")
             conn.execute("UPDATE users SET post_count = post_count + 1 WHERE id % 7 = 1")
             conn.execute("UPDATE posts SET like_count = like_count + 2 WHERE id % 4 = 0")
             conn.execute("UPDATE posts SET share_count = share_count + 1 WHERE id % 9 = 2")
             n_interests = conn.execute("SELECT max(id) FROM interests").fetchone()[0]
-            conn.executemany("INSERT OR IGNORE INTO user_interests (user_id, interest_id) VALUES (?, ?)",
+            conn.executemany("INSERT INTO user_interests (user_id, interest_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
                              [(u, (u * 7) % n_interests + 1) for u in range(1, USERS + 1, 3)])
             conn.execute("UPDATE users SET visibility = 'hidden' WHERE id IN (3, 17, 60, 101)")
             authors = [r[0] for r in conn.execute(
@@ -209,9 +238,10 @@ def change_platform(site: Site) -> dict:
                               f"2026-11-29T0{i % 3}:1{i % 6}:00Z"))
                 for liker in authors:
                     if liker != a and (liker + i) % 3 == 0:
-                        conn.execute("INSERT OR IGNORE INTO post_likes (user_id, post_id, created_at) VALUES (?,?,?)",
+                        conn.execute("INSERT INTO post_likes (user_id, post_id, created_at) VALUES (?,?,?) "
+                                     "ON CONFLICT DO NOTHING",
                                      (liker, first_post + i, "2026-11-29T02:30:00Z"))
-            if conn.execute("SELECT 1 FROM sqlite_master WHERE name='searchable_users'").fetchone():
+            if table_exists(conn, "searchable_users"):
                 conn.execute("UPDATE searchable_users SET bio = bio || ' recently edited lighthouse' "
                              "WHERE user_id % 4 = 0")
             # unattached media (old) with real files, and stray files nobody names
@@ -232,16 +262,18 @@ def change_platform(site: Site) -> dict:
                 (site.media / "u" / "strays").mkdir(parents=True, exist_ok=True)
                 (site.media / rel).write_bytes(data[: 1000 + i])
                 os.utime(site.media / rel, (_epoch(old), _epoch(old)))
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if not is_postgres(conn):
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.close()
     return {"posts_added": len(authors), "orphans_added": 5, "strays_added": 3}
 
 
-def build_previous_state(folder: Path) -> Site:
-    """demo (USERS users, seed 42, now NOW) → every job at NOW0 → platform changes (see above)."""
+def build_previous_state(folder: Path, url: str | None = None) -> Site:
+    """demo (USERS users, seed 42, now NOW) → every job at NOW0 → platform changes (see above).
+    ``url``: in that (empty) PostgreSQL database."""
     from jobctl.demo import build_demo
-    site = Site(folder)
+    site = Site(folder, url=url)
     site.folder.mkdir(parents=True, exist_ok=True)
     build_demo(site.db, site.media, USERS, seed=42, now=datetime(2026, 11, 29, 3, 0, tzinfo=timezone.utc))
     res = site.cli("enqueue", "--all", "--wait", "-p", f"now={NOW0}", "-p", "pause_ms=0",

@@ -20,6 +20,7 @@ from datetime import timedelta
 
 import numpy as np
 
+from ...backend import dialect
 from ...db import table_exists
 from ...registry import Param, job
 from ...timeutil import fmt_ts
@@ -91,7 +92,7 @@ def content_features(ctx):
 
     for ids in _chunks(stale, ctx.batch_size):
         with ctx.transaction():
-            db.execute("DELETE FROM post_features WHERE post_id IN (SELECT value FROM json_each(?))",
+            db.execute(f"DELETE FROM post_features WHERE {dialect(db).in_ids('post_id', '?')}",
                        (_json_ids(ids),))
         ctx.checkpoint(advance=len(ids))
 
@@ -99,19 +100,20 @@ def content_features(ctx):
     # new posts' keywords are ranked against the corpus as it is now.
     df, n_docs = ft.document_frequencies(b for (b,) in db.execute("SELECT body FROM posts WHERE deleted_at IS NULL"))
     ctx.check_cancel()
-    matcher = ft.TopicMatcher(name for (name,) in db.execute("SELECT name FROM interests ORDER BY name"))
+    matcher = ft.TopicMatcher(name for (name,) in db.execute(
+        f"SELECT name FROM interests ORDER BY {dialect(db).text_order('name')}"))
     stamp = ctx.now_str
     analysed = 0
     for ids in _chunks(pending, ctx.batch_size):
         rows = []
-        for pid, body in db.execute("SELECT id, body FROM posts WHERE id IN (SELECT value FROM json_each(?)) "
+        for pid, body in db.execute(f"SELECT id, body FROM posts WHERE {dialect(db).in_ids('id', '?')} "
                                     "AND deleted_at IS NULL", (_json_ids(ids),)):
             tags = ft.hashtags(body)
             rows.append((pid, _dump(tags), _dump(matcher.topics(body, tags)),
                          _dump(ft.keywords(ft.terms(body), df, n_docs)), stamp))
         with ctx.transaction():
-            db.executemany("INSERT OR REPLACE INTO post_features (post_id, hashtags, topics, keywords, computed_at) "
-                           "VALUES (?, ?, ?, ?, ?)", rows)
+            db.executemany(dialect(db).upsert("post_features", ["post_id", "hashtags", "topics", "keywords",
+                                                                "computed_at"], ["post_id"]), rows)
         analysed += len(rows)
         ctx.checkpoint(advance=len(ids), cursor=ids[-1])
     return {"mode": mode, "posts_analysed": analysed, "rows_removed": len(stale), "corpus_posts": n_docs,
@@ -134,7 +136,7 @@ TRENDING_DDL = """CREATE TABLE "{name}" (
 )"""
 
 TRENDING_SQL = f"""
-SELECT p.id, CAST(strftime('%s', p.created_at) AS INTEGER),
+SELECT p.id, {{epoch_created}},
        (SELECT count(*) FROM post_likes l WHERE l.post_id = p.id AND l.created_at <= :now),
        (SELECT count(*) FROM comments c WHERE c.post_id = p.id AND c.deleted_at IS NULL AND c.created_at <= :now),
        (SELECT count(*) FROM shares s WHERE s.post_id = p.id AND s.created_at <= :now)
@@ -159,7 +161,7 @@ WHERE p.deleted_at IS NULL AND p.created_at >= :start AND p.created_at <= :now A
 def trending(ctx):
     db = ctx.db
     p = ctx.params
-    rows = db.execute(TRENDING_SQL, {"now": ctx.now_str, "start": _ago(ctx, hours=p["window_hours"])}).fetchall()
+    rows = db.execute(TRENDING_SQL.format(epoch_created=dialect(db).epoch("p.created_at")), {"now": ctx.now_str, "start": _ago(ctx, hours=p["window_hours"])}).fetchall()
     ctx.check_cancel()
     arr = np.array(rows, dtype=np.int64).reshape(-1, 5)
     e = fm.engagement(arr[:, 2], arr[:, 3], arr[:, 4])
@@ -189,27 +191,28 @@ AFFINITY_DDL = """CREATE TABLE "{name}" (
 
 # Engagement events in the window; posts and users are checked in numpy (one lookup array each),
 # which is much cheaper than joining every event.
+# {epoch}, {topics}, {hashtags}: the dialect's spelling of epoch seconds and JSON array elements
 EVENTS_SQL = """
-SELECT user_id, post_id, 1, CAST(strftime('%s', created_at) AS INTEGER) FROM post_likes
+SELECT user_id, post_id, 1, {epoch} FROM post_likes
   WHERE created_at >= :start AND created_at <= :now
 UNION ALL
-SELECT author_id, post_id, 2, CAST(strftime('%s', created_at) AS INTEGER) FROM comments
+SELECT author_id, post_id, 2, {epoch} FROM comments
   WHERE deleted_at IS NULL AND created_at >= :start AND created_at <= :now
 UNION ALL
-SELECT user_id, post_id, 3, CAST(strftime('%s', created_at) AS INTEGER) FROM shares
+SELECT user_id, post_id, 3, {epoch} FROM shares
   WHERE created_at >= :start AND created_at <= :now
 """
 
 FOLLOWS_SQL = """
-SELECT f.follower_id, f.followee_id, CAST(strftime('%s', f.created_at) AS INTEGER)
+SELECT f.follower_id, f.followee_id, {epoch}
 FROM follows f JOIN users u ON u.id = f.follower_id
 WHERE f.follower_id != f.followee_id AND f.created_at <= :now AND u.deleted_at IS NULL
 """
 
 FEATURES_SQL = """
-SELECT f.post_id, 'topic', j.value FROM post_features f, json_each(f.topics) j
+SELECT f.post_id, 'topic', j.value FROM post_features f, {topics} j
 UNION ALL
-SELECT f.post_id, 'hashtag', j.value FROM post_features f, json_each(f.hashtags) j
+SELECT f.post_id, 'hashtag', j.value FROM post_features f, {hashtags} j
 """
 
 
@@ -232,7 +235,7 @@ def affinity(ctx):
     now_s = int(ctx.now.timestamp())
     args = {"now": ctx.now_str, "start": _ago(ctx, days=p["lookback_days"])}
     ev_user, ev_post, ev_author, ev_w, ev_t = _engagements(db, args)
-    fo = _int_rows(db.execute(FOLLOWS_SQL, args), 3)
+    fo = _int_rows(db.execute(FOLLOWS_SQL.format(epoch=dialect(db).epoch("f.created_at")), args), 3)
     ctx.check_cancel()
     hl = p["half_life_days"]
     ev_w = ev_w * fm.decay(now_s - ev_t, hl)
@@ -281,7 +284,7 @@ def affinity(ctx):
 def _engagements(db, args: dict):
     """(user, post, author, weight, epoch seconds) of every counted engagement: in the window, with a
     non-deleted post by someone else, by a non-deleted user."""
-    ev = _int_rows(db.execute(EVENTS_SQL, args), 4)
+    ev = _int_rows(db.execute(EVENTS_SQL.format(epoch=dialect(db).epoch("created_at")), args), 4)
     posts = _int_rows(db.execute("SELECT id, author_id FROM posts WHERE deleted_at IS NULL ORDER BY id"), 2)
     gone = _int_rows(db.execute("SELECT id FROM users WHERE deleted_at IS NOT NULL ORDER BY id"), 1)[:, 0]
     pos, found = sorted_position(posts[:, 0], ev[:, 1])
@@ -310,7 +313,8 @@ def _post_feature_incidence(db, posts: np.ndarray):
     empty = np.zeros(0, dtype=np.int64)
     if not table_exists(db, "post_features") or posts.size == 0:
         return np.zeros(0, dtype=object), np.zeros(0, dtype=object), empty, empty
-    rows = db.execute(FEATURES_SQL).fetchall()
+    d = dialect(db)
+    rows = db.execute(FEATURES_SQL.format(topics=d.json_items("f.topics"), hashtags=d.json_items("f.hashtags"))).fetchall()
     pid = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     keep = np.isin(pid, posts)
     rows = [r for r, k in zip(rows, keep) if k]
@@ -368,7 +372,7 @@ def feed_presort(ctx):
         for batch in _chunks(users, ctx.batch_size):
             rows = builder.build(batch)
             with ctx.transaction():
-                db.execute("DELETE FROM feed_presort WHERE user_id IN (SELECT value FROM json_each(?))",
+                db.execute(f"DELETE FROM feed_presort WHERE {dialect(db).in_ids('user_id', '?')}",
                            (_json_ids(batch),))
                 db.executemany("INSERT INTO feed_presort (user_id, section, position, item_type, item_id, "
                                "score, generated_at) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)

@@ -21,6 +21,7 @@ import sqlite3
 
 import numpy as np
 
+from ...backend import dialect
 from ...db import table_exists, transaction
 from . import foryou as fy
 from ..shared import ACTIVE_USER, active_user, contains, sorted_position
@@ -46,13 +47,13 @@ VOCAB = "temp.jobctl_feed_vocab"
 # than two NOT EXISTS probes per row.
 MATCHES_SQL = """
 SELECT user_id, candidate_id, candidate_id, score FROM match_scores
-WHERE user_id IN (SELECT value FROM json_each(:ids))
+WHERE {in_ids[user_id]}
 ORDER BY user_id, rank, candidate_id"""
 
 FOLLOWING_SQL = """
 SELECT f.follower_id, p.author_id, p.id FROM follows f
 JOIN posts p ON p.author_id = f.followee_id
-WHERE f.follower_id IN (SELECT value FROM json_each(:ids)) AND p.deleted_at IS NULL
+WHERE {in_ids[f.follower_id]} AND p.deleted_at IS NULL
   AND p.created_at >= :start AND p.created_at <= :now
 ORDER BY f.follower_id, p.created_at DESC, p.id DESC"""
 
@@ -71,23 +72,23 @@ WHERE p.deleted_at IS NULL AND p.created_at >= :start AND p.created_at <= :now
 ORDER BY p.id"""
 
 RECENT_FEATURES_SQL = f"""
-SELECT r.col, 'topic', j.value FROM {RECENT} r JOIN post_features f ON f.post_id = r.post_id, json_each(f.topics) j
+SELECT r.col, 'topic', j.value FROM {RECENT} r JOIN post_features f ON f.post_id = r.post_id, {{topics}} j
 UNION ALL
-SELECT r.col, 'hashtag', j.value FROM {RECENT} r JOIN post_features f ON f.post_id = r.post_id, json_each(f.hashtags) j"""
+SELECT r.col, 'hashtag', j.value FROM {RECENT} r JOIN post_features f ON f.post_id = r.post_id, {{hashtags}} j"""
 
 BLOCKS_SQL = """
-SELECT blocker_id, blocked_id FROM blocks WHERE blocker_id IN (SELECT value FROM json_each(:ids))
+SELECT blocker_id, blocked_id FROM blocks WHERE {in_ids[blocker_id]}
 UNION
-SELECT blocked_id, blocker_id FROM blocks WHERE blocked_id IN (SELECT value FROM json_each(:ids))"""
+SELECT blocked_id, blocker_id FROM blocks WHERE {in_ids[blocked_id]}"""
 
 AFFINITIES_SQL = f"""
 SELECT a.user_id, v.col, a.weight FROM user_affinities a
 JOIN {VOCAB} v ON v.target_type = a.target_type AND v.target = a.target
-WHERE a.user_id IN (SELECT value FROM json_each(:ids)) AND a.weight > 0"""
+WHERE {{in_ids[a.user_id]}} AND a.weight > 0"""
 
 LIKED_SQL = f"""
 SELECT l.user_id, r.col FROM post_likes l JOIN {RECENT} r ON r.post_id = l.post_id
-WHERE l.user_id IN (SELECT value FROM json_each(:ids))"""
+WHERE {{in_ids[l.user_id]}}"""
 
 
 class PresortBuilder:
@@ -95,6 +96,9 @@ class PresortBuilder:
 
     def __init__(self, db: sqlite3.Connection, *, now: str, recent_start: str, per_section: int):
         self.db, self.now, self.start, self.k = db, now, recent_start, per_section
+        d = dialect(db)
+        self._spelling = {"in_ids": _InIds(d), "topics": d.json_items("f.topics"),
+                          "hashtags": d.json_items("f.hashtags")}
         self.trending: list[tuple[int, int, float]] = []
         self.n_recent = 0
         self.has_matches = self.has_affinities = False
@@ -119,11 +123,12 @@ class PresortBuilder:
         with transaction(db, immediate=False):
             db.execute(f"CREATE TABLE {RECENT} (post_id INTEGER PRIMARY KEY, col INTEGER NOT NULL)")
             db.executemany(f"INSERT INTO {RECENT} VALUES (?, ?)", zip(self.post_ids.tolist(), range(self.n_recent)))
+        dialect(db).analyze(db, RECENT)
         # features: each recent post's creator, topics and hashtags
         cols = list(range(self.n_recent))
         keys = [("creator", str(a)) for a in self.authors.tolist()]
         if table_exists(db, "post_features"):
-            for col, kind, value in db.execute(RECENT_FEATURES_SQL):
+            for col, kind, value in db.execute(self._sql(RECENT_FEATURES_SQL)):
                 cols.append(col)
                 keys.append((kind, value))
         vocab = sorted(set(keys))
@@ -132,6 +137,7 @@ class PresortBuilder:
             db.execute(f"CREATE TABLE {VOCAB} (target_type TEXT, target TEXT, col INTEGER, "
                        f"PRIMARY KEY (target_type, target)) WITHOUT ROWID")
             db.executemany(f"INSERT INTO {VOCAB} VALUES (?, ?, ?)", ((t, v, i) for (t, v), i in index.items()))
+        dialect(db).analyze(db, VOCAB)
         self.n_features = len(vocab)
         feat_posts = fm.feature_post_matrix(cols, [index[k] for k in keys], self.n_features, self.n_recent)
         self.index = fy.ForYouIndex(feat_posts, self.post_ids)
@@ -141,6 +147,10 @@ class PresortBuilder:
         self.author_len = np.bincount(a_idx, minlength=len(self.uniq_authors)).astype(np.int64)
         self.author_ptr = np.r_[0, np.cumsum(self.author_len)].astype(np.int64)
         self.author_cols = np.argsort(a_idx, kind="stable").astype(np.int64)
+
+    def _sql(self, template: str) -> str:
+        """``template`` with the dialect's id-list and JSON-array spelling filled in."""
+        return template.format(**self._spelling)
 
     def close(self) -> None:
         self._drop_temp()
@@ -154,15 +164,15 @@ class PresortBuilder:
         """Rows (user_id, section, position, item_type, item_id, score, generated_at) for ``users``."""
         ids = np.asarray(users, dtype=np.int64)
         rng = {"ids": json.dumps(users), "start": self.start, "now": self.now}
-        pairs = self.db.execute(BLOCKS_SQL, rng).fetchall()
+        pairs = self.db.execute(self._sql(BLOCKS_SQL), rng).fetchall()
         blocked: dict[int, set[int]] = {}
         for u, v in pairs:
             blocked.setdefault(u, set()).add(v)
         block_keys = np.sort(np.array([_pair(u, v) for u, v in pairs], dtype=np.int64))
         rows: list[tuple] = []
         if self.has_matches:
-            rows += self._ranked("matches", "user", self.db.execute(MATCHES_SQL, rng).fetchall(), ids, block_keys)
-        rows += self._ranked("following", "post", self.db.execute(FOLLOWING_SQL, rng).fetchall(), ids, block_keys)
+            rows += self._ranked("matches", "user", self.db.execute(self._sql(MATCHES_SQL), rng).fetchall(), ids, block_keys)
+        rows += self._ranked("following", "post", self.db.execute(self._sql(FOLLOWING_SQL), rng).fetchall(), ids, block_keys)
         rows += self._trending(users, blocked)
         rows += self._for_you(ids, rng, blocked)
         return rows
@@ -208,11 +218,11 @@ class PresortBuilder:
     def _for_you(self, ids: np.ndarray, rng: dict, blocked: dict[int, set[int]]) -> list[tuple]:
         if not self.has_affinities or self.n_recent == 0:
             return []
-        aff = np.array(self.db.execute(AFFINITIES_SQL, rng).fetchall(), dtype=np.float64).reshape(-1, 3)
+        aff = np.array(self.db.execute(self._sql(AFFINITIES_SQL), rng).fetchall(), dtype=np.float64).reshape(-1, 3)
         a_rows, a_ok = _rows_of(ids, aff[:, 0].astype(np.int64))
         if not a_ok.any():
             return []
-        liked = np.array(self.db.execute(LIKED_SQL, rng).fetchall(), dtype=np.int64).reshape(-1, 2)
+        liked = np.array(self.db.execute(self._sql(LIKED_SQL), rng).fetchall(), dtype=np.int64).reshape(-1, 2)
         l_rows, l_ok = _rows_of(ids, liked[:, 0])
         # the user's own posts and their blocked authors' posts are out too
         pairs_u = np.r_[ids, np.array([u for u, vs in blocked.items() for _ in vs], dtype=np.int64)]
@@ -227,6 +237,16 @@ class PresortBuilder:
                                              e_rows, e_cols, self.k)
         return list(zip(ids[rows].tolist(), ["for_you"] * len(rows), pos.tolist(), ["post"] * len(rows),
                         self.post_ids[cols].tolist(), scores.tolist(), [self.now] * len(rows)))
+
+
+class _InIds:
+    """``{in_ids[column]}`` in a template: the dialect's "column is one of the JSON array :ids"."""
+
+    def __init__(self, d):
+        self.d = d
+
+    def __getitem__(self, column: str) -> str:
+        return self.d.in_ids(column, ":ids")
 
 
 def _pair(u, v):

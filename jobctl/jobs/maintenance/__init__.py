@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from ...backend import dialect
 from ...db import table_exists
 from ...registry import Param, job
 from ...timeutil import fmt_ts
@@ -33,9 +34,9 @@ class Counters:
         """The rows of the id range (lo, hi] whose counters differ, with their true values."""
         cached = ", ".join(f"t.{c}" for c in self.columns)
         truths = ", ".join(f"{sql} AS true_{c}" for c, sql in zip(self.columns, self.truths))
-        differs = " OR ".join(f"{c} IS NOT true_{c}" for c in self.columns)
+        differs = " OR ".join(f"{c} IS DISTINCT FROM true_{c}" for c in self.columns)
         return (f"SELECT * FROM (SELECT t.id, {cached}, {truths} FROM {self.table} t "
-                f"WHERE t.id > :lo AND t.id <= :hi) WHERE {differs}")
+                f"WHERE t.id > :lo AND t.id <= :hi) AS counted WHERE {differs}")
 
     def update_sql(self) -> str:
         sets = ", ".join(f"{c} = ?" for c in self.columns)
@@ -83,7 +84,7 @@ def _reconcile(ctx, counters: Counters, examples: list[dict], max_examples: int)
     drift, update, k = counters.drift_sql(), counters.update_sql(), len(counters.columns)
     while True:
         hi, n = conn.execute(f"SELECT MAX(id), COUNT(*) FROM (SELECT id FROM {counters.table} "
-                             f"WHERE id > ? ORDER BY id LIMIT ?)", (lo, ctx.batch_size)).fetchone()
+                             f"WHERE id > ? ORDER BY id LIMIT ?) AS page", (lo, ctx.batch_size)).fetchone()
         if hi is None:
             return fixed
         wrote = False
@@ -131,8 +132,13 @@ def media_orphan_cleanup(ctx):
 
 _OF_DELETED_USER = ("EXISTS (SELECT 1 FROM users u WHERE u.id = feed_presort.user_id "
                     "AND u.deleted_at IS NOT NULL)")
-# julianday() compares instants, whatever the text form; an unparseable generated_at is never aged out.
-_AGED = "julianday(generated_at) < julianday(:cutoff)"
+
+
+def _aged(conn) -> str:
+    """Compares instants, whatever the text form (julianday on SQLite, where an unparseable
+    generated_at is never aged out; timestamptz on PostgreSQL)."""
+    d = dialect(conn)
+    return f"{d.instant('generated_at')} < {d.instant(':cutoff')}"
 
 
 @job("feed-presort-cleanup", group="maintenance",
@@ -172,7 +178,7 @@ def feed_presort_cleanup(ctx):
 def _users_to_clean(conn, cutoff: str) -> tuple[dict[int, int], dict[int, int]]:
     """{user_id: aged rows} and {user_id: rows} of deleted users (read-only scans)."""
     aged = dict(conn.execute(
-        f"SELECT user_id, COUNT(*) FROM feed_presort WHERE {_AGED} GROUP BY user_id", {"cutoff": cutoff}))
+        f"SELECT user_id, COUNT(*) FROM feed_presort WHERE {_aged(conn)} GROUP BY user_id", {"cutoff": cutoff}))
     deleted = dict(conn.execute(
         "SELECT user_id, COUNT(*) FROM feed_presort WHERE user_id IN "
         "(SELECT id FROM users WHERE deleted_at IS NOT NULL) GROUP BY user_id"))
@@ -186,7 +192,7 @@ def _clean_users(ctx, deleted: list[int], others: list[int], cutoff: str, result
     with ctx.transaction():
         gone = conn.executemany(f"DELETE FROM feed_presort WHERE user_id = ? AND {_OF_DELETED_USER}",
                                 [(u,) for u in deleted]).rowcount if deleted else 0
-        aged = conn.executemany(f"DELETE FROM feed_presort WHERE user_id = :u AND {_AGED}",
+        aged = conn.executemany(f"DELETE FROM feed_presort WHERE user_id = :u AND {_aged(conn)}",
                                 [{"u": u, "cutoff": cutoff} for u in others]).rowcount if others else 0
     result["deleted_user_rows_deleted"] += gone
     result["aged_rows_deleted"] += aged

@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from ...backend import dialect
 from ...errors import JobFailed
 from ...timeutil import fmt_ts
 from .fs import FileId, MediaRoot, UnsafePath, path_key, split_media_path
@@ -38,8 +39,13 @@ _ATTACHED = """(EXISTS (SELECT 1 FROM post_media pm JOIN posts p ON p.id = pm.po
                         WHERE pm.media_id = media.id AND p.deleted_at IS NULL)
              OR EXISTS (SELECT 1 FROM users u
                         WHERE u.avatar_media_id = media.id AND u.deleted_at IS NULL))"""
-# julianday() of an unparseable created_at is NULL, so such a row is never taken for old.
-_ORPHAN = f"NOT {_ATTACHED} AND julianday(media.created_at) < julianday(:cutoff)"
+
+
+def _orphan(conn) -> str:
+    """Unattached and created before :cutoff (on SQLite julianday() of an unparseable created_at
+    is NULL, so such a row is never taken for old)."""
+    d = dialect(conn)
+    return f"NOT {_ATTACHED} AND {d.instant('media.created_at')} < {d.instant(':cutoff')}"
 #: The longest a stray-file transaction keeps the write lock before committing (seconds).
 STRAY_TX_SECONDS = 0.05
 
@@ -114,7 +120,7 @@ def cleanup(ctx, grace_hours: float, dry_run: bool, limit: int) -> dict:
             if key is not None:
                 named[key] = named.get(key, 0) + 1
         strays = _find_strays(root, named, cutoff_dt.timestamp(), report)
-        n_rows = conn.execute(f"SELECT COUNT(*) FROM media WHERE {_ORPHAN}",
+        n_rows = conn.execute(f"SELECT COUNT(*) FROM media WHERE {_orphan(conn)}",
                               {"cutoff": report.cutoff}).fetchone()[0]
         ctx.set_total(n_rows + len(strays))
         ctx.log(f"{'dry run: ' if dry_run else ''}{n_rows} unattached media rows and {len(strays)} "
@@ -130,7 +136,7 @@ def _delete_rows(ctx, root: MediaRoot, named: dict[str, int], max_id: int, repor
     conn, after = ctx.db, 0
     while True:
         batch = conn.execute(
-            f"SELECT id, path FROM media WHERE id > :after AND {_ORPHAN} ORDER BY id LIMIT :n",
+            f"SELECT id, path FROM media WHERE id > :after AND {_orphan(conn)} ORDER BY id LIMIT :n",
             {"after": after, "cutoff": report.cutoff, "n": ctx.batch_size}).fetchall()
         if not batch:
             return
@@ -141,7 +147,7 @@ def _delete_rows(ctx, root: MediaRoot, named: dict[str, int], max_id: int, repor
         else:
             with ctx.transaction():
                 gone = [p for p in planned if conn.execute(
-                    f"DELETE FROM media WHERE id = :id AND path = :path AND {_ORPHAN}",
+                    f"DELETE FROM media WHERE id = :id AND path = :path AND {_orphan(conn)}",
                     {"id": p.media_id, "path": p.path, "cutoff": report.cutoff}).rowcount == 1]
         for p in gone:
             report.row(p.media_id, p.path)
@@ -160,7 +166,7 @@ def _plan_row(root: MediaRoot, media_id: int, path: str, report: Report) -> _Pla
 
 
 def _still_orphan(conn, p: _Planned, cutoff: str) -> bool:
-    return conn.execute(f"SELECT EXISTS(SELECT 1 FROM media WHERE id = :id AND path = :path AND {_ORPHAN})",
+    return conn.execute(f"SELECT EXISTS(SELECT 1 FROM media WHERE id = :id AND path = :path AND {_orphan(conn)})",
                         {"id": p.media_id, "path": p.path, "cutoff": cutoff}).fetchone()[0] == 1
 
 
@@ -284,7 +290,6 @@ def _remove_stray(conn, root: MediaRoot, rel: str, walked: os.stat_result, max_i
 def _database_files(conn) -> tuple[str, ...]:
     """The platform database's files (and its journals), which must survive even inside the root."""
     out = []
-    for _, name, path in conn.execute("PRAGMA database_list"):
-        if path:
-            out += [path, path + "-wal", path + "-shm", path + "-journal"]
+    for path in dialect(conn).database_files(conn):
+        out += [path, path + "-wal", path + "-shm", path + "-journal"]
     return tuple(out)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Iterable
 
+from ...backend import dialect
 from ...db import transaction
 from ...registry import Param, job
 
@@ -47,13 +48,13 @@ def age_band(age: int | None) -> str | None:
     return None
 
 
-def _band_sql(on: str) -> str:
-    """SQL for the age band of users.birthdate at date ``on`` ('YYYY-MM-DD'), as :func:`age_band`."""
-    age = (f"(CAST(substr('{on}', 1, 4) AS INTEGER) - CAST(substr(birthdate, 1, 4) AS INTEGER)"
-           f" - (substr('{on}', 6, 5) < substr(birthdate, 6, 5)))")
+def _band_sql(d, on: str) -> str:
+    """SQL (dialect ``d``) for the age band of users.birthdate at date ``on`` ('YYYY-MM-DD'), as
+    :func:`age_band`."""
+    age = d.age_years("birthdate", on)
     cases = " ".join(f"WHEN {age} >= {lo}" + (f" AND {age} <= {hi}" if hi is not None else "") + f" THEN '{name}'"
                      for name, lo, hi in AGE_BANDS)
-    valid = "birthdate GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]*'"
+    valid = d.valid_date("birthdate")
     return f"CASE WHEN NOT ({valid}) THEN NULL {cases} ELSE NULL END"
 
 
@@ -122,7 +123,7 @@ def _grouped_answers(conn, on: str):
     Each non-deleted user is first put, in SQL, in a small 'cell' (band, gender, country) held in a
     temporary table, so the big GROUP BY runs on integers.
     """
-    people = (f"SELECT id, COALESCE({_band_sql(on)}, '') AS band, COALESCE(gender, 'unknown') AS gender, "
+    people = (f"SELECT id, COALESCE({_band_sql(dialect(conn), on)}, '') AS band, COALESCE(gender, 'unknown') AS gender, "
               f"COALESCE(NULLIF(TRIM(country), ''), 'unknown') AS country FROM users WHERE deleted_at IS NULL")
     _drop_temp(conn)
     try:
@@ -131,7 +132,7 @@ def _grouped_answers(conn, on: str):
                          "country TEXT, UNIQUE (band, gender, country))")
             conn.execute("CREATE TEMP TABLE qas_people (user_id INTEGER PRIMARY KEY, cell INTEGER NOT NULL)")
             conn.execute(f"INSERT INTO temp.qas_cells (band, gender, country) "
-                         f"SELECT DISTINCT band, gender, country FROM ({people})")
+                         f"SELECT DISTINCT band, gender, country FROM ({people}) AS people")
             conn.execute(f"INSERT INTO temp.qas_people SELECT p.id, c.cell FROM ({people}) p "
                          f"JOIN temp.qas_cells c USING (band, gender, country)")
         by_cell = {cell: ("all", band or None, gender, country)

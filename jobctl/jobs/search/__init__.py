@@ -22,6 +22,7 @@ from datetime import date
 
 import numpy as np
 
+from ...backend import dialect
 from ...db import table_exists
 from ...errors import JobFailed
 from ...registry import Param, job
@@ -143,18 +144,19 @@ def profile_search_index(ctx):
         raise JobFailed("searchable_users does not exist yet: run searchable-user first")
     started = time.monotonic()
     ctx.set_total(conn.execute("SELECT count(*) FROM searchable_users").fetchone()[0])
+    engine = idx.text_index(conn)           # FTS5 on SQLite, a tsvector + GIN table on PostgreSQL
     # the index and its precomputed rankings change together
-    with ctx.rebuild_together({idx.LIVE: lambda name: [idx.create_sql(name), idx.configure_sql(name)],
-                               idx.TOP: idx.top_sql}) as new:
+    with ctx.rebuild_together({idx.LIVE: engine.ddl, idx.TOP: idx.top_sql}) as new:
         index, top = new[idx.LIVE], new[idx.TOP]
         indexed = 0
         for rows in _fts_batches(conn, ctx.batch_size):
-            indexed += index.insert(rows, ("rowid",) + idx.COLUMNS)
+            indexed += index.insert(rows, (engine.key,) + idx.COLUMNS)
             ctx.checkpoint(advance=len(rows))
         built = time.monotonic()
-        steps = _merge_index(ctx, index.name)
+        # FTS5 only: merge the segments, rank the heaviest searches once (a GIN index needs neither)
+        steps = _merge_index(ctx, index.name) if engine.precomputes else 0
         merged = time.monotonic()
-        heavy = _precompute(ctx, index.name, top, ctx.params["precompute_min"])
+        heavy = _precompute(ctx, index.name, top, ctx.params["precompute_min"]) if engine.precomputes else 0
     ctx.log(f"{indexed} profiles indexed in {built - started:.1f} s, merged in {steps} steps "
             f"({merged - built:.1f} s), {heavy} common searches ranked in advance "
             f"({time.monotonic() - merged:.1f} s); index swapped in")
@@ -244,8 +246,9 @@ def _snapshot_batch(conn, lo: int, hi: int, today: date, updated_at: str, with_t
             FROM users WHERE id > ? AND id <= ? AND {ACTIVE_USER} ORDER BY id""", (lo, hi)).fetchall()
     interests: dict[int, list[str]] = {}
     for uid, name in conn.execute(
-            """SELECT ui.user_id, i.name FROM user_interests AS ui JOIN interests AS i ON i.id = ui.interest_id
-               WHERE ui.user_id > ? AND ui.user_id <= ? ORDER BY ui.user_id, i.name""", (lo, hi)):
+            f"""SELECT ui.user_id, i.name FROM user_interests AS ui JOIN interests AS i ON i.id = ui.interest_id
+               WHERE ui.user_id > ? AND ui.user_id <= ?
+               ORDER BY ui.user_id, {dialect(conn).text_order("i.name")}""", (lo, hi)):
         interests.setdefault(uid, []).append(name)
     traits = {}
     if with_traits:

@@ -144,3 +144,89 @@ def build_queries(text: str) -> list[str]:
     if len(words) > 1:
         out.append(" OR ".join(_quote(w) for w in words))
     return out
+
+
+# -- the index on each backend: the same build steps and queries, each in its engine's own terms ----
+
+class Fts5Index:
+    """SQLite: an FTS5 table (rowid = user_id), bm25 ranking, segments merged after the load and
+    the heaviest single-word searches ranked in advance (``profile_search_top``)."""
+
+    key = "rowid"
+    precomputes = True
+
+    def ddl(self, table: str) -> list[str]:
+        return [create_sql(table), configure_sql(table)]
+
+    def queries(self, text: str) -> list[str]:
+        return build_queries(text)
+
+    def ranked(self, conn, table: str, expr: str, limit: int) -> list[tuple]:
+        return conn.execute(ranked_sql(table), (expr, limit)).fetchall()
+
+    def count(self, conn, table: str, expr: str) -> int:
+        return conn.execute(f'SELECT count(*) FROM "{table}" WHERE "{table}" MATCH ?', (expr,)).fetchone()[0]
+
+
+#: ts_rank_cd weights {D, C, B, A}: bio, city and interests, username, display name.
+TS_WEIGHTS = "{0.1, 0.3, 0.8, 1.0}"
+_TS_CLASS = {"display_name": "A", "username": "B", "interests": "C", "city": "C", "bio": "D"}
+
+
+class TsvectorIndex:
+    """PostgreSQL: a table with the folded columns and a generated, weighted tsvector ``doc`` under a
+    GIN index; ranked by ``ts_rank_cd``. Every word becomes its own ``phraseto_tsquery('simple', %s)``
+    (a bound parameter: never query syntax); the last word also matches as a prefix of a name
+    (``'ann':*AB``), and the rank of the exact words is added so an exact word scores above a
+    prefix. No precomputed rankings: the GIN index and ts_rank_cd need none at this size.
+
+    A search expression is (match SQL, its parameters, exact-words SQL, its parameters)."""
+
+    key = "user_id"
+    precomputes = False
+
+    def ddl(self, table: str) -> list[str]:
+        doc = " || ".join(f"setweight(to_tsvector('simple', coalesce({c}, '')), '{_TS_CLASS[c]}')" for c in COLUMNS)
+        cols = ", ".join(f"{c} text" for c in COLUMNS)
+        return [f'CREATE TABLE "{table}" (user_id bigint PRIMARY KEY, {cols}, '
+                f'doc tsvector GENERATED ALWAYS AS ({doc}) STORED)',
+                f'CREATE INDEX "{table}_doc" ON "{table}" USING gin (doc)']
+
+    def queries(self, text: str) -> list[tuple[str, list, str, list]]:
+        """All words (the last also as a name prefix), then, for several words, any of them."""
+        words = query_words(text)
+        if not words:
+            return []
+        phrase = "phraseto_tsquery('simple', %s)"
+        exact = " && ".join([phrase] * len(words))
+        last = words[-1]
+        if len(last) >= 2 and all(_word_char(ch) for ch in last):
+            match = " && ".join([phrase] * (len(words) - 1) + [f"({phrase} || to_tsquery('simple', %s))"])
+            out = [(match, words + [f"'{last}':*AB"], exact, list(words))]
+        else:
+            out = [(exact, list(words), exact, list(words))]
+        if len(words) > 1:
+            any_word = " || ".join([phrase] * len(words))
+            out.append((any_word, list(words), any_word, list(words)))
+        return out
+
+    def ranked(self, conn, table: str, expr: tuple, limit: int) -> list[tuple]:
+        match, match_args, exact, exact_args = expr
+        w = f"'{TS_WEIGHTS}'"
+        return conn.raw.execute(
+            f'SELECT user_id, ts_rank_cd({w}, doc, q) + ts_rank_cd({w}, doc, e) AS score '
+            f'FROM "{table}", (SELECT {match} AS q, {exact} AS e) AS query '
+            f"WHERE doc @@ q ORDER BY score DESC, user_id LIMIT %s", [*match_args, *exact_args, limit]).fetchall()
+
+    def count(self, conn, table: str, expr: tuple) -> int:
+        match, match_args = expr[:2]
+        return conn.raw.execute(f'SELECT count(*) FROM "{table}" WHERE doc @@ ({match})', match_args).fetchone()[0]
+
+
+_INDEXES = {"fts5": Fts5Index(), "tsvector": TsvectorIndex()}
+
+
+def text_index(conn):
+    """The profile index implementation for ``conn``'s backend (chosen by its dialect)."""
+    from ...backend import dialect
+    return _INDEXES[dialect(conn).fulltext]

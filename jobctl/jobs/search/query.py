@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import sqlite3
 
+from ...backend import dialect
 from ...db import table_exists
 from ...errors import DatabaseError, UsageError
 from ..shared import active_user
@@ -62,14 +63,15 @@ def search_profiles(conn: sqlite3.Connection, text: str, limit: int = 20) -> lis
     _require(conn, idx.LIVE, "searchable_users", message=_NO_INDEX)
     if limit <= 0:
         return []
-    has_top = table_exists(conn, idx.TOP)
+    index = idx.text_index(conn)
+    has_top = index.precomputes and table_exists(conn, idx.TOP)
     try:
-        for expr in build_queries(text):
-            found = (has_top and _from_top(conn, expr, limit)) or _ranked(conn, expr, limit)
+        for expr in index.queries(text):
+            found = (has_top and _from_top(conn, expr, limit)) or _ranked(conn, index, expr, limit)
             if found:
                 return found
-    except sqlite3.OperationalError as exc:
-        if "no such table" in str(exc):      # dropped between the check and the query
+    except Exception as exc:  # sqlite3.OperationalError or psycopg's UndefinedTable
+        if "no such table" in str(exc) or "does not exist" in str(exc):  # dropped since the check
             raise DatabaseError(_NO_INDEX) from None
         raise
     return []
@@ -82,13 +84,13 @@ def _profiles(conn: sqlite3.Connection, hits: list[tuple]) -> list[dict]:
     return [_row(rows[uid], score) for uid, score, *_ in hits if uid in rows]
 
 
-def _ranked(conn: sqlite3.Connection, expr: str, limit: int) -> list[dict]:
+def _ranked(conn: sqlite3.Connection, index, expr, limit: int) -> list[dict]:
     # bm25 ranking happens inside FTS5 (bounded by LIMIT); the page's profiles are then read by id.
     # Profiles filtered out there (hidden or deleted since the index was built) are replaced by
     # fetching a longer ranked list, so a page is only short when the matches run out.
     fetch = limit + 10
     while True:
-        hits = conn.execute(idx.ranked_sql(idx.LIVE), (expr, fetch)).fetchall()
+        hits = index.ranked(conn, idx.LIVE, expr, fetch)
         out = _profiles(conn, hits) if hits else []
         if len(out) >= limit or len(hits) < fetch:
             return out[:limit]
@@ -132,6 +134,6 @@ def interest_members(conn: sqlite3.Connection, name: str, limit: int = 50) -> li
             JOIN searchable_users AS s ON s.user_id = m.user_id
             JOIN users AS u ON u.id = s.user_id
             WHERE m.interest_id = ? AND {active_user("u")}
-           ORDER BY s.display_name COLLATE NOCASE, s.user_id
+           ORDER BY {dialect(conn).nocase("s.display_name")}, s.user_id
            LIMIT ?""", (found[0], limit)).fetchall()
     return [_row(r, None) for r in rows]

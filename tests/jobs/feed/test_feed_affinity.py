@@ -134,3 +134,9 @@ def test_top_k_per_group_matches_brute_force(entries, k):
         members = sorted((i for i in range(len(entries)) if g[i] == group), key=lambda i: (-s[i], t[i]))[:k]
         brute += [(group, r + 1, float(s[i]), int(t[i])) for r, i in enumerate(members)]
     assert got == brute
+
+
+@pytest.fixture
+def platform(any_platform):
+    """Every known-answer test of this module runs on SQLite and on PostgreSQL."""
+    return any_platform

@@ -3,6 +3,7 @@
 import json
 import math
 
+import pytest
 
 from builders import NOW, run_job
 from jobctl.jobs import feed
@@ -103,3 +104,9 @@ def test_no_posts(platform):
     assert result["posts_analysed"] == 0 and result["up_to_date"] is True
     assert platform.rows("SELECT count(*) FROM post_features") == [(0,)]
 
+
+
+@pytest.fixture
+def platform(any_platform):
+    """Every known-answer test of this module runs on SQLite and on PostgreSQL."""
+    return any_platform

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from builders import NOW, run_job
 from jobctl import graph
+from jobctl.backend import is_postgres
 from jobctl.jobs import feed
 from jobctl.jobs.feed import foryou as feed_foryou
 from jobctl.jobs.feed import formulas as feed_math
@@ -174,7 +175,10 @@ def test_missing_upstream_tables_are_empty(platform):
 
 def test_temp_tables_are_dropped(platform, world):
     run_job(platform, feed.feed_presort)
-    assert platform.rows("SELECT name FROM temp.sqlite_master WHERE type = 'table'") == []
+    if is_postgres(platform.conn):
+        assert not platform.has_table(feed_presort.RECENT) and not platform.has_table(feed_presort.VOCAB)
+    else:
+        assert platform.rows("SELECT name FROM temp.sqlite_master WHERE type = 'table'") == []
 
 
 def test_feed_group_resolves_in_contract_order():
@@ -247,3 +251,9 @@ def test_for_you_sums_equal_on_paper_tie_and_post_id_decides():
     posts, scores = index.top_k([0, 1, 2], [0.1, 0.2, 0.3], [], 5)
     assert posts.tolist() == [1, 0] and scores.tolist() == [0.3, 0.3]
     assert feed_math.round_sig(0.1 + 0.2) == feed_math.round_sig(0.3) == 0.3
+
+
+@pytest.fixture
+def platform(any_platform):
+    """Every known-answer test of this module runs on SQLite and on PostgreSQL."""
+    return any_platform

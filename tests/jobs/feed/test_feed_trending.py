@@ -109,3 +109,9 @@ def test_rank_trending_matches_brute_force(events, limit):
     # more engagement never ranks lower at the same age; older never ranks higher at the same E
     assert np.all(feed_math.gravity_scores(likes + 1, ages, 1.8) >= feed_math.gravity_scores(likes, ages, 1.8))
     assert np.all(feed_math.gravity_scores(likes, ages + 1, 1.8) <= feed_math.gravity_scores(likes, ages, 1.8))
+
+
+@pytest.fixture
+def platform(any_platform):
+    """Every known-answer test of this module runs on SQLite and on PostgreSQL."""
+    return any_platform

@@ -1,5 +1,6 @@
 """feed-presort-cleanup: aged-out rows and deleted users' rows deleted in short batches."""
 
+import pytest
 
 from builders import NOW, Platform, run_job
 from jobctl.context import Reporter
@@ -84,3 +85,9 @@ def test_fresh_rows_written_after_the_scan_survive(platform, monkeypatch):
     run_job(platform, maintenance.feed_presort_cleanup)
     assert platform.rows("SELECT COUNT(*) FROM feed_presort WHERE user_id = ?", ids["aged"]) == [(4,)]
 
+
+
+@pytest.fixture
+def platform(any_platform):
+    """Every known-answer test of this module runs on SQLite and on PostgreSQL."""
+    return any_platform

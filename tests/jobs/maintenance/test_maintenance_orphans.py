@@ -234,6 +234,7 @@ def _state(p):
     return rows, files
 
 
+@pytest.mark.sqlite_only("the platform as a file")
 def test_the_platform_database_inside_the_media_root_survives(platform, tmp_path):
     db = platform.path
     touch(tmp_path / "old.txt", b"stray at the root")
@@ -307,3 +308,9 @@ def test_stray_transactions_are_cut_short_without_changing_the_outcome(tmp_path,
     result = run_job(cut, maintenance.media_orphan_cleanup)
     assert len(begun) == 5 and result["stray_files_deleted"] == 5
     assert _state(cut) == _state(clean)
+
+
+@pytest.fixture
+def platform(any_platform):
+    """Every known-answer test of this module runs on SQLite and on PostgreSQL."""
+    return any_platform

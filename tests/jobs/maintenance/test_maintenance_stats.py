@@ -1,9 +1,11 @@
 """stats-reconcile: counters set to the truth, only drifted rows written, safe to kill."""
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from builders import Platform, run_job
+from jobctl.backend import is_postgres
 from jobctl.context import Reporter
 from jobctl.jobs import maintenance
 
@@ -13,6 +15,15 @@ POST_COLS = "id, like_count, comment_count, share_count"
 
 def log_updates(p):
     """Record every UPDATE of a users or posts row, to prove untouched rows are not rewritten."""
+    if is_postgres(p.conn):
+        p.conn.raw.execute("""
+        CREATE TABLE upd_log (tbl text, id bigint);
+        CREATE FUNCTION log_upd() RETURNS trigger LANGUAGE plpgsql AS
+            $$ BEGIN INSERT INTO upd_log VALUES (TG_TABLE_NAME, NEW.id); RETURN NEW; END $$;
+        CREATE TRIGGER users_upd AFTER UPDATE ON users FOR EACH ROW EXECUTE FUNCTION log_upd();
+        CREATE TRIGGER posts_upd AFTER UPDATE ON posts FOR EACH ROW EXECUTE FUNCTION log_upd();
+        """)
+        return
     p.conn.executescript("""
         CREATE TABLE upd_log (tbl TEXT, id INTEGER);
         CREATE TRIGGER users_upd AFTER UPDATE ON users BEGIN INSERT INTO upd_log VALUES ('users', NEW.id); END;
@@ -127,3 +138,9 @@ def test_counters_always_end_equal_to_the_truth(tmp_path_factory, data):
     assert p.rows(f"SELECT {POST_COLS} FROM posts ORDER BY id") == truth_posts
     assert run_job(p, maintenance.stats_reconcile)["users_fixed"] == 0
     p.conn.close()
+
+
+@pytest.fixture
+def platform(any_platform):
+    """Every known-answer test of this module runs on SQLite and on PostgreSQL."""
+    return any_platform

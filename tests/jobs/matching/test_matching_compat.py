@@ -172,3 +172,9 @@ def test_area_scores_match_the_reference_on_a_random_platform(platform):
             _, dv, _ = world.sums(v, u, area)
             assert ((u, v, area) in rep) == (n > 0 and du > 0 and dv > 0)
 
+
+
+@pytest.fixture
+def platform(any_platform):
+    """Every known-answer test of this module runs on SQLite and on PostgreSQL."""
+    return any_platform

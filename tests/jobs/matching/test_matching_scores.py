@@ -225,7 +225,7 @@ def test_failure_while_writing_leaves_previous_table(platform, monkeypatch):
     with pytest.raises(RuntimeError):
         run_job(platform, matching.match_scores, batch_size=4, top_k=3)
     assert platform.rows("SELECT * FROM match_scores ORDER BY user_id, candidate_id") == old
-    assert not platform.rows("SELECT name FROM sqlite_master WHERE name = 'match_scores__new'")  # dropped on failure
+    assert not platform.has_table("match_scores__new")  # dropped on failure
     monkeypatch.setattr(matching, "score_rows", real)
     run_job(platform, matching.match_scores, batch_size=4, top_k=3)
     assert platform.rows("SELECT * FROM match_scores ORDER BY user_id, candidate_id") != old
@@ -237,3 +237,9 @@ def test_score_key_orders_by_rounded_score_then_candidate():
     assert order.tolist() == [3, 1, 2, 0]                  # 70; then the three 50.0 by candidate 3, 5, 7
     assert mm.key_candidate(keys).tolist() == [7, 3, 5, 9]
     assert mm.key_score(keys).tolist() == [50.0, 50.0, 50.0, 70.0]
+
+
+@pytest.fixture
+def platform(any_platform):
+    """Every known-answer test of this module runs on SQLite and on PostgreSQL."""
+    return any_platform

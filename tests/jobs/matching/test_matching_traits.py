@@ -76,3 +76,9 @@ def test_pomp_maths_on_arrays():
     assert np.isnan(scores[1, 4]) and np.isnan(scores[0, 1])
     assert answered.tolist() == [3, 1]
 
+
+
+@pytest.fixture
+def platform(any_platform):
+    """Every known-answer test of this module runs on SQLite and on PostgreSQL."""
+    return any_platform

@@ -483,3 +483,9 @@ def test_batch_on_a_demo_platform_reports_exactly_its_broken_uploads(tmp_path):
         elif error is None:
             assert width > 0 and height > 0
             assert kind == "image" or duration > 0
+
+
+@pytest.fixture
+def platform(any_platform):
+    """Every known-answer test of this module runs on SQLite and on PostgreSQL."""
+    return any_platform

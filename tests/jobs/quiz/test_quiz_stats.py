@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from builders import NOW, Platform, run_job
+from jobctl.backend import SQLITE
 from jobctl.jobs import quiz
 from jobctl.timeutil import age_on
 
@@ -107,9 +108,27 @@ def test_aggregate_on_hand_made_cells():
 @given(born=st.dates(date(1900, 1, 1), date(2026, 12, 31)), on=st.dates(date(2000, 1, 1), date(2030, 12, 31)))
 def test_sql_age_band_agrees_with_age_on(born, on):
     conn = sqlite3.connect(":memory:")
-    got = conn.execute(f"SELECT {quiz._band_sql(on.isoformat())} FROM (SELECT ? AS birthdate)",
+    got = conn.execute(f"SELECT {quiz._band_sql(SQLITE, on.isoformat())} FROM (SELECT ? AS birthdate)",
                        (born.isoformat(),)).fetchone()[0]
     assert got == quiz.age_band(age_on(born.isoformat(), on))
+
+
+def test_postgres_age_band_agrees_with_age_on(pg_url):
+    """The PostgreSQL spelling of the band, on a date column, at the edges: birthdays, 29 February."""
+    from jobctl.backend import postgres
+    pairs = [(date(2000, 2, 29), date(2025, 2, 28)), (date(2000, 2, 29), date(2025, 3, 1)),
+             (date(2000, 2, 29), date(2024, 2, 29)), (date(2007, 11, 29), date(2025, 11, 28)),
+             (date(2007, 11, 29), date(2025, 11, 29)), (date(1990, 12, 31), date(2025, 1, 1)),
+             (date(1960, 6, 15), date(2025, 6, 14)), (date(1960, 6, 15), date(2025, 6, 15)),
+             (date(2010, 1, 1), date(2026, 1, 1)), (date(1900, 1, 1), date(2030, 12, 31))]
+    conn = postgres.connect(pg_url)
+    try:
+        for born, on in pairs:
+            got = conn.execute(f"SELECT {quiz._band_sql(postgres.POSTGRES, on.isoformat())} "
+                               f"FROM (SELECT CAST(? AS date) AS birthdate) AS u", (born.isoformat(),)).fetchone()[0]
+            assert got == quiz.age_band(age_on(born.isoformat(), on)), (born, on)
+    finally:
+        conn.close()
 
 
 GENDERS = ["woman", "man", "nonbinary"]
@@ -153,3 +172,9 @@ def test_matches_a_plain_python_oracle(tmp_path_factory, data):
                         else (q, o, dim, bucket, n, pytest.approx(100 * n / total), 0))
     assert p.rows(ROWS) == sorted(want, key=lambda r: r[:4])
     p.conn.close()
+
+
+@pytest.fixture
+def platform(any_platform):
+    """Every known-answer test of this module runs on SQLite and on PostgreSQL."""
+    return any_platform

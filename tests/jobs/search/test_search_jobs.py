@@ -52,12 +52,12 @@ def test_searchable_user_known_answer(platform):
         p.likes_interest(a, i)
     p.likes_interest(c, yoga)
     _traits_table(p, [dict(user_id=a, openness=62.5, conscientiousness=12.49, extraversion=None,
-                           agreeableness=100.0, neuroticism=0.0, answered_items=20, computed_at="x"),
+                           agreeableness=100.0, neuroticism=0.0, answered_items=20, computed_at="2026-11-28T00:00:00Z"),
                       dict(user_id=b, openness=None, conscientiousness=None, extraversion=None,
-                           agreeableness=None, neuroticism=None, answered_items=1, computed_at="x")])
+                           agreeableness=None, neuroticism=None, answered_items=1, computed_at="2026-11-28T00:00:00Z")])
     result = run_job(p, search.searchable_user)
     assert result == {"users": 3, "removed": 0, "skipped_inactive": 2}
-    cols = [r[1] for r in p.rows("PRAGMA table_info(searchable_users)")]
+    cols = p.columns("searchable_users")
     assert cols == ["user_id", "username", "display_name", "age", "gender", "city", "country", "bio",
                     "interests", "traits", "visibility", "updated_at"]
     snap = _snapshot(p)
@@ -94,6 +94,7 @@ def test_searchable_user_follows_changes_and_is_idempotent(platform):
     assert snap[ids[0]][7] == "new"
 
 
+@pytest.mark.sqlite_only("compares sqlite_master")
 def test_searchable_user_never_alters_platform_tables(platform):
     before = platform.rows("SELECT name, sql FROM sqlite_master ORDER BY name")
     platform.user()
@@ -104,6 +105,7 @@ def test_searchable_user_never_alters_platform_tables(platform):
     assert platform.rows("SELECT count(*) FROM users") == [(1,)]
 
 
+@pytest.mark.sqlite_only("FTS5 configuration")
 def test_profile_search_index_content_weights_and_tokenizer(platform):
     p = platform
     u = p.user(display_name="Zoë Łapińska", username="zoe_l", city="Kraków", bio="Café & Straße")
@@ -142,7 +144,7 @@ def test_user_interest_sets_known_answer(platform):
         (hiking, a), (hiking, b), (yoga, a), (yoga, c)]
     assert table(p, "interest_stats", "interest_id") == [(hiking, "hiking", 2), (yoga, "yoga", 2),
                                                          (chess, "chess", 0)]
-    pk = [r[1] for r in p.rows("PRAGMA table_info(interest_members)") if r[5]]
+    pk = p.primary_key("interest_members")
     assert pk == ["interest_id", "user_id"]
 
 
@@ -150,3 +152,9 @@ def test_id_ranges_cover_everything():
     assert search.id_ranges([], 3) == [(search._MIN_ID, search._MAX_ID, 0)]
     r = search.id_ranges([2, 5, 7, 9, 11], 2)
     assert r == [(search._MIN_ID, 5, 2), (5, 9, 2), (9, search._MAX_ID, 1)]
+
+
+@pytest.fixture
+def platform(any_platform):
+    """Every known-answer test of this module runs on SQLite and on PostgreSQL."""
+    return any_platform

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from builders import run_job
 from jobctl.jobs.search import query as searching
 from jobctl.jobs import search
+from jobctl.jobs.search.index import text_index
 from jobctl.jobs.search.privacy import REDACTED, redact_contacts, scrub_own
 from search_support import build_search, filler
 
@@ -82,7 +83,8 @@ def leaky(platform):
 
 def _all_text(conn, uid: int) -> str:
     rows = conn.execute("SELECT * FROM searchable_users WHERE user_id=?", (uid,)).fetchall()
-    rows += conn.execute("SELECT * FROM profile_search WHERE rowid=?", (uid,)).fetchall()
+    key = text_index(conn).key
+    rows += conn.execute(f"SELECT * FROM profile_search WHERE {key}=?", (uid,)).fetchall()
     return " ".join(str(v) for r in rows for v in r)
 
 
@@ -104,7 +106,7 @@ def test_private_columns_never_in_derived_tables(platform, leaky):
     build_search(platform)
     run_job(platform, search.interest_relationships)
     for t in DERIVED + ("interest_relationships",):
-        cols = {r[1] for r in platform.rows(f'PRAGMA table_info("{t}")')}
+        cols = set(platform.columns(t))
         assert cols and not cols & PRIVATE_COLUMNS
 
 
@@ -122,7 +124,7 @@ def test_hidden_and_deleted_never_found_and_hiding_takes_effect_next_run(platfor
     assert [r["user_id"] for r in searching.interest_members(p.conn, "hiking")] == [shown]
     for uid in (hidden, deleted):
         assert p.rows("SELECT count(*) FROM searchable_users WHERE user_id=?", uid) == [(0,)]
-        assert p.rows("SELECT count(*) FROM profile_search WHERE rowid=?", uid) == [(0,)]
+        assert p.rows(f"SELECT count(*) FROM profile_search WHERE {p.search_key}=?", uid) == [(0,)]
         assert p.rows("SELECT count(*) FROM interest_members WHERE user_id=?", uid) == [(0,)]
 
     p.conn.execute("UPDATE users SET visibility='hidden' WHERE id=?", (shown,))
@@ -130,7 +132,7 @@ def test_hidden_and_deleted_never_found_and_hiding_takes_effect_next_run(platfor
     assert searching.search_profiles(p.conn, "quentin") == []
     assert searching.interest_members(p.conn, "hiking") == []
     build_search(p)
-    for t, col in (("searchable_users", "user_id"), ("profile_search", "rowid"), ("interest_members", "user_id")):
+    for t, col in (("searchable_users", "user_id"), ("profile_search", p.search_key), ("interest_members", "user_id")):
         assert p.rows(f"SELECT count(*) FROM {t} WHERE {col}=?", shown) == [(0,)]
     assert p.rows("SELECT member_count FROM interest_stats WHERE interest_id=?", hiking) == [(0,)]
 
@@ -183,3 +185,9 @@ def test_demo_platform_leaks_nothing(tmp_path):
         name = conn.execute("SELECT display_name FROM users WHERE id=?", (uid,)).fetchone()[0]
         assert uid not in {r["user_id"] for r in searching.search_profiles(conn, name, limit=1000)}
     conn.close()
+
+
+@pytest.fixture
+def platform(any_platform):
+    """Every known-answer test of this module runs on SQLite and on PostgreSQL."""
+    return any_platform

@@ -10,6 +10,7 @@ from builders import CancelAtCheck, run_job
 from jobctl.jobs.search import query as searching
 from jobctl.errors import DatabaseError, JobCancelled, UsageError
 from jobctl.jobs import search
+from jobctl.jobs.search import index as idx
 from search_support import build_search, filler
 
 HOSTILE = [
@@ -214,9 +215,10 @@ def coffee(platform):
 
 def _live(conn, text, limit):
     expr = searching.build_queries(text)[0]
-    return searching._ranked(conn, expr, limit)
+    return searching._ranked(conn, idx.text_index(conn), expr, limit)
 
 
+@pytest.mark.sqlite_only("FTS5 precomputed rankings")
 def test_precomputed_ranking_equals_live_ranking(platform, coffee, monkeypatch):
     run_job(platform, search.searchable_user)
     result = run_job(platform, search.profile_search_index, precompute_min=30)
@@ -232,6 +234,7 @@ def test_precomputed_ranking_equals_live_ranking(platform, coffee, monkeypatch):
         assert searching.search_profiles(platform.conn, "COFFEE", limit=k) == rows
 
 
+@pytest.mark.sqlite_only("FTS5 precomputed rankings")
 def test_precomputed_ranking_respects_hiding_and_falls_back_when_short(platform, coffee, monkeypatch):
     run_job(platform, search.searchable_user)
     monkeypatch.setattr(search.idx, "TOP_KEEP", 6)               # keep only 6 per word
@@ -248,6 +251,7 @@ def test_precomputed_ranking_respects_hiding_and_falls_back_when_short(platform,
     assert len(searching.search_profiles(platform.conn, "coffee", limit=100)) == 43
 
 
+@pytest.mark.sqlite_only("FTS5 precomputed rankings")
 def test_precomputed_rankings_swap_with_the_index(platform, coffee):
     run_job(platform, search.searchable_user)
     run_job(platform, search.profile_search_index, precompute_min=30)
@@ -264,3 +268,9 @@ def test_precomputed_rankings_swap_with_the_index(platform, coffee):
     run_job(platform, search.profile_search_index, precompute_min=30)
     after = platform.rows("SELECT user_id FROM profile_search_top WHERE expr=?", searching.build_queries("coffee")[0])
     assert len(after) == 44 and (coffee[1],) not in after
+
+
+@pytest.fixture
+def platform(any_platform):
+    """Every known-answer test of this module runs on SQLite and on PostgreSQL."""
+    return any_platform

@@ -52,7 +52,7 @@ def test_known_counts_support_confidence_lift(platform, interests):
     for key, (co, support, confidence, lift) in expected.items():
         assert got[key][0] == co
         assert got[key][1:] == pytest.approx((support, confidence, lift))
-    cols = [r[1] for r in platform.rows("PRAGMA table_info(interest_relationships)")]
+    cols = platform.columns("interest_relationships")
     assert cols == ["interest_id", "related_interest_id", "co_count", "support", "confidence", "lift"]
 
 
@@ -138,3 +138,9 @@ def test_matches_brute_force(members, min_count, per_interest):
     assert (rel.support <= 1).all() and (rel.confidence <= 1).all() and (rel.lift > 0).all()
     lift = {(a, b): x for a, b, _c, _s, _f, x in rel.rows()}
     assert all(lift[(b, a)] == x for (a, b), x in lift.items() if (b, a) in lift)   # exactly symmetric
+
+
+@pytest.fixture
+def platform(any_platform):
+    """Every known-answer test of this module runs on SQLite and on PostgreSQL."""
+    return any_platform
