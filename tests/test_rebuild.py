@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from jobctl.context import ROWS_PER_TRANSACTION, JobContext, Reporter
-from jobctl.db import table_exists
+from jobctl.db import table_exists, transaction
 from jobctl.errors import JobCancelled
 
 DDL = 'CREATE TABLE "{name}" (k INTEGER PRIMARY KEY, v TEXT NOT NULL)'
@@ -42,16 +42,19 @@ def test_inserts_are_chunked_and_columns_may_be_named(platform):
     assert len(rows(platform)) == len(many) + 1
 
 
-def test_a_leftover_shadow_of_a_killed_run_is_dropped_first(platform):
-    platform.conn.execute('CREATE TABLE toy__new (junk TEXT)')
-    platform.conn.execute("INSERT INTO toy__new VALUES ('stale')")
+def test_a_leftover_shadow_of_a_killed_run_is_dropped_first(any_platform):
+    platform = any_platform
+    with transaction(platform.conn):
+        platform.conn.execute('CREATE TABLE toy__new (junk TEXT)')
+        platform.conn.execute("INSERT INTO toy__new VALUES ('stale')")
     with ctx_on(platform).rebuild("toy", DDL) as new:
         new.insert([(1, "fresh")])
     assert rows(platform) == [(1, "fresh")]
 
 
 @pytest.mark.parametrize("stop", ["error", "cancel"])
-def test_a_failed_or_cancelled_rebuild_drops_its_shadow_and_keeps_the_live_table(platform, stop):
+def test_a_failed_or_cancelled_rebuild_drops_its_shadow_and_keeps_the_live_table(any_platform, stop):
+    platform = any_platform
     with ctx_on(platform).rebuild("toy", DDL) as new:
         new.insert([(1, "old")])
     reporter = Reporter()
@@ -80,3 +83,44 @@ def test_tables_rebuilt_together_swap_together(platform):
             raise RuntimeError("boom")
     assert rows(platform) == [(1, "a"), (2, "b")]
     assert not table_exists(platform.conn, "toy__new") and not table_exists(platform.conn, "toy_count__new")
+
+
+@pytest.mark.parametrize("stop", ["error", "cancel"])
+def test_the_runner_drops_the_shadow_of_a_failed_or_cancelled_run(any_platform, tmp_path, stop):
+    """Through the runner, on both backends: the job ends failed or cancelled, its shadow is gone (the
+    runner's ShadowTracker sees it on SQLite through an authorizer, on PostgreSQL because
+    ctx.rebuild registers it), and the live table is the old one."""
+    from jobctl.ledger import Ledger
+    from jobctl.registry import Registry, job
+    from jobctl.runner import Runner
+
+    reg = Registry()
+
+    @job("toy-rebuild", group="toy", summary="A toy rebuild", description="Rebuilds toy.", when="Never.",
+         impact="None.", writes=["toy"], rebuilds=True, registry=reg)
+    def toy_rebuild(ctx):
+        with ctx.rebuild("toy", DDL) as new:
+            new.insert([(2, "new")])
+            if stop == "error":
+                raise RuntimeError("the platform went away")
+            ctx.reporter.cancel = True
+            ctx.checkpoint()
+        return {}
+
+    platform = any_platform
+    with ctx_on(platform).rebuild("toy", DDL) as new:
+        new.insert([(1, "old")])
+    ledger = Ledger(tmp_path / "ledger.db")
+    _, (queued,) = ledger.enqueue([("toy-rebuild", "toy", {"pause_ms": 0, "batch_size": 10}, [])])
+    runner = Runner(ledger=ledger, registry=reg, db_path=platform.path, media_root=tmp_path)
+    try:
+        claimed = ledger.claim()
+        if stop == "cancel":
+            ledger.cancel(queued["id"])
+        final = runner.execute(claimed)
+    finally:
+        runner.close()
+        ledger.close()
+    assert final["status"] == ("failed" if stop == "error" else "cancelled")
+    assert not table_exists(platform.conn, "toy__new")
+    assert rows(platform) == [(1, "old")]
