@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from . import faults
+from .errors import LedgerFault, PlatformFault, StorageFault
 
 #: How long a statement waits for another process's lock before giving up (JOBCTL_BUSY_TIMEOUT_MS).
 BUSY_TIMEOUT_MS = int(os.environ.get("JOBCTL_BUSY_TIMEOUT_MS", "10000"))
@@ -267,6 +268,122 @@ def swap_in_together(conn: sqlite3.Connection, swaps: Sequence[tuple[str, str, S
     with transaction(conn):
         for shadow, live, post_sql in swaps:
             swap_in(conn, shadow, live, post_sql)
+
+
+#: A shadow table is named ``<live>__new``: built aside, then swapped in (or dropped on failure).
+SHADOW_SUFFIX = "__new"
+
+
+def drop_shadow(conn: sqlite3.Connection, name: str) -> None:
+    """Drop a half-built shadow table after a failed or cancelled rebuild, in chunks like the swap.
+
+    On a full disk the chunked delete (which rewrites pages into the WAL) can itself fail for want
+    of space: then the WAL is checkpointed so that the next write reuses its file from the start, and
+    the table is dropped in one go (with secure_delete FAST it writes a few freelist pages only). Either way the freed pages go
+    back to the database's freelist, where the app's own writes reuse them.
+    """
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+    try:
+        drop_table(conn, name)
+    except sqlite3.OperationalError as exc:
+        if "full" not in str(exc) and "I/O" not in str(exc):
+            raise
+        _drop_on_full_disk(conn, name)
+    _checkpoint_quietly(conn, "TRUNCATE")  # and give the WAL's space back to the disk
+
+
+def _drop_on_full_disk(conn: sqlite3.Connection, name: str) -> None:
+    before = int(conn.execute("PRAGMA secure_delete").fetchone()[0])
+    conn.execute("PRAGMA secure_delete = FAST")
+    try:
+        for mode in ("RESTART", "TRUNCATE"):  # reuse the WAL file from its start; else empty it first
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            _checkpoint_quietly(conn, mode)
+            try:
+                with transaction(conn):
+                    conn.execute(f'DROP TABLE IF EXISTS "{name}"')
+                return
+            except sqlite3.OperationalError:
+                if mode == "TRUNCATE":
+                    raise
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        conn.execute(f"PRAGMA secure_delete = {before}")
+
+
+def _checkpoint_quietly(conn: sqlite3.Connection, mode: str) -> None:
+    """Copy the WAL into the database (RESTART: the next writer starts the WAL over; TRUNCATE: and the
+    file is emptied), if the disk and the readers allow; best effort."""
+    try:
+        conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+    except sqlite3.Error:
+        pass
+
+
+class ShadowTracker:
+    """Remembers the shadow tables (``*__new``) a job creates on its connection, however it creates
+    them (an SQLite authorizer sees every CREATE TABLE), so that a failed or cancelled run drops
+    them. :meth:`add` registers one explicitly (for a backend without an authorizer)."""
+
+    _CREATE = (sqlite3.SQLITE_CREATE_TABLE, sqlite3.SQLITE_CREATE_VTABLE)
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.names: list[str] = []
+        conn.set_authorizer(self._authorize)
+
+    def _authorize(self, action, arg1, arg2, dbname, _trigger):
+        if action in self._CREATE and dbname in (None, "main") and arg1 and arg1.endswith(SHADOW_SUFFIX):
+            self.add(arg1)
+        return sqlite3.SQLITE_OK
+
+    def add(self, name: str) -> None:
+        if name not in self.names:
+            self.names.append(name)
+
+    def close(self) -> None:
+        self.conn.set_authorizer(None)
+
+    def drop_all(self) -> list[str]:
+        """Drop every tracked shadow that still exists (a swapped-in one no longer does). Returns
+        their names; raises the first driver error (the caller logs it: the next run drops it)."""
+        self.close()
+        dropped = []
+        for name in self.names:
+            if table_exists(self.conn, name):
+                drop_shadow(self.conn, name)
+                dropped.append(name)
+        return dropped
+
+
+def storage_fault(which: str, path: str | Path, exc: BaseException) -> StorageFault:
+    """The one translation of a driver error into an operator's line: which database ("platform" or
+    "ledger"), its path, the cause and what to do. ``transient`` faults (locked, full, I/O) may pass
+    if the operation is tried again later."""
+    text = str(exc)
+    low = text.lower()
+    cls = LedgerFault if which == "ledger" else PlatformFault
+    if "locked" in low or "busy" in low:
+        return cls(which, path, f"is locked by another process ({text}, waited for the busy timeout)",
+                   "wait for the lock holder (a backup, an sqlite3 shell, another writer) to finish, then try again",
+                   transient=True)
+    if "full" in low:
+        return cls(which, path, f"cannot grow: its disk is full ({text})",
+                   "free space on that disk, then try again", transient=True)
+    if "i/o" in low:
+        return cls(which, path, f"hit a disk I/O error ({text})",
+                   "check the disk (is it full or failing?), then try again", transient=True)
+    if "readonly" in low or "read-only" in low:
+        return cls(which, path, f"is read-only ({text})", "jobctl needs to write it: check the file's and its "
+                   "folder's permissions", transient=False)
+    if "unable to open" in low:
+        return cls(which, path, f"cannot be opened ({text})", "check the path and its permissions", transient=False)
+    if "malformed" in low or "not a database" in low:
+        return cls(which, path, f"is corrupt ({text})", "restore it from a backup", transient=False)
+    return cls(which, path, f"failed: {text}", "see the error above", transient=False)
 
 
 def swap_in(conn: sqlite3.Connection, shadow: str, live: str, post_sql: Sequence[str] = ()) -> None:

@@ -57,3 +57,34 @@ class JobFailed(JobctlError):
 
 class JobCancelled(Exception):
     """Raised inside a running job at a batch boundary when a cancel was requested."""
+
+
+class StorageFault(JobctlError):
+    """A database that opened fine cannot do its work now: locked by another process, its disk full,
+    an I/O error. The message names which database (platform or ledger), its path, the cause and what
+    to do. Raised before anything was done, the command is refused (exit 2: nothing changed, try
+    again); during a run it becomes a :class:`RunFault` (exit 1)."""
+
+    def __init__(self, which: str, path, cause: str, advice: str, *, transient: bool):
+        self.which, self.path, self.cause, self.advice, self.transient = which, path, cause, advice, transient
+        label = "ledger" if which == "ledger" else "platform database"
+        super().__init__(f"{label} {path} {cause}; {advice}")
+
+
+class LedgerFault(StorageFault, LedgerError):
+    """A storage fault of the ledger."""
+
+
+class PlatformFault(StorageFault, DatabaseError):
+    """A storage fault of the platform database."""
+
+
+class RunFault(JobctlError):
+    """A ledger or platform fault in the middle of a run (jobs were queued or started): exit 1, not the
+    exit 2 of refused input. Every job this process held was settled before it is raised."""
+
+    exit_code = 1
+
+
+class UpstreamNotDone(JobctlError):
+    """A retry whose upstream job failed or was cancelled and has no newer run to wait for."""

@@ -22,8 +22,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from .ledger import Ledger, parse_iso
-from .render import duration, eta, fmt_duration, fmt_progress
+from .ledger import Ledger
+from .timeutil import parse_iso
+from .textfmt import duration, eta, fmt_duration, fmt_progress
 
 UPSTREAM_RE = re.compile(r"upstream job (?P<name>\S+) \(id (?P<id>\d+)\) (?P<what>.+)$")
 
@@ -38,7 +39,7 @@ class Explanation:
     chain: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        from .render import public_job
+        from .actions import public_job
         return {"target": self.target, "state": self.state, "summary": self.summary,
                 "job": public_job(self.job) if self.job else None, "details": self.details,
                 "chain": self.chain}
@@ -88,13 +89,13 @@ def _explain_job(ledger: Ledger, job: dict, after: float, now: datetime) -> Expl
 
 
 def _queued(ledger: Ledger, job: dict, label: str, after: float, now: datetime) -> Explanation:
-    since = f"queued {_when(job['created_at'], now)}"
+    since = f"queued {_ago(job['created_at'], now)}"
     pending = [d for d in ledger.deps(job["id"]) if d["status"] != "success"]
     dead = [d for d in pending if d["status"] in ("failed", "cancelled")]
     if dead:
         d = dead[0]
         return Explanation("", "blocked", f"{label} will not run: its dependency {d['name']} #{d['id']} "
-                                          f"{d['status']} ({since})", job,
+                                          f"{d['status']}; {since}", job,
                            details=[f"{d['name']} #{d['id']}: {_line(d.get('error'))}",
                                     f"cancel it (`jobctl cancel {job['id']}`) and enqueue it again, or "
                                     f"retry {d['name']} (`jobctl retry {d['id']}`) and enqueue it after"],
@@ -107,7 +108,7 @@ def _queued(ledger: Ledger, job: dict, label: str, after: float, now: datetime) 
             cur = nxt[0] if nxt else None
         names = ", ".join(f"{d['name']} #{d['id']} ({d['status']})" for d in pending)
         details = [_describe_link(ledger, c, after, now) for c in chain]
-        return Explanation("", "waiting", f"{label} is waiting for its dependencies: {names} ({since})", job,
+        return Explanation("", "waiting", f"{label} is waiting for its dependencies: {names}; {since}", job,
                            details=details, chain=chain)
     running = ledger.jobs(name=job["name"], status="running", limit=1)
     if running:
@@ -118,12 +119,12 @@ def _queued(ledger: Ledger, job: dict, label: str, after: float, now: datetime) 
             details.append(f"that run is stalled ({reason}): `jobctl stalled --cleanup` or `jobctl cancel {r['id']}` "
                            f"frees the way")
         return Explanation("", "held", f"{label} is held back by the running {r['name']} #{r['id']}: "
-                                       f"one run of a job at a time ({since})", job,
+                                       f"one run of a job at a time; {since}", job,
                            details=details, chain=[_link(r)])
     details = ["it runs when a worker claims it: `jobctl worker` (or the `enqueue --wait` that queued it)"]
     if not ledger.jobs(status="running", limit=1):
         details.append("no job is running at the moment: is a worker (or the cron run) alive?")
-    return Explanation("", "ready", f"{label} is ready to run and waits for a worker ({since})", job, details=details)
+    return Explanation("", "ready", f"{label} is ready to run and waits for a worker; {since}", job, details=details)
 
 
 def _running(ledger: Ledger, job: dict, label: str, after: float, now: datetime) -> Explanation:
@@ -131,7 +132,7 @@ def _running(ledger: Ledger, job: dict, label: str, after: float, now: datetime)
     beat = job.get("heartbeat_at") or job.get("started_at")
     where = f"pid {job.get('worker_pid')} on {job.get('worker_host')}"
     if reason:
-        return Explanation("", "stalled", f"{label} is stalled since {_when(beat, now)}: {reason}", job,
+        return Explanation("", "stalled", f"{label} is stalled since {_stamp(beat, now)}: {reason}", job,
                            details=[f"started {_when(job['started_at'], now)} by {where}; "
                                     f"progress {fmt_progress(job)}",
                                     f"`jobctl cancel {job['id']}` cancels it at once; `jobctl stalled --cleanup` "
@@ -192,17 +193,30 @@ def _describe_link(ledger: Ledger, link: dict, after: float, now: datetime) -> s
         return (f"{head} {fmt_progress(job)}, pid {job.get('worker_pid')}, heartbeat {_when(beat, now)}"
                 + (f" — STALLED: {reason}" if reason else ""))
     if job["status"] == "queued":
-        return f"{head} since {_when(job['created_at'], now)}"
+        return f"{head} since {_stamp(job['created_at'], now)}"
     return f"{head}: {_line(job.get('error'))}" if job.get("error") else head
 
 
-def _when(ts: str | None, now: datetime) -> str:
+def _ago(ts: str | None, now: datetime) -> str:
+    """'2.6s ago' (or 'in 3.0s' for a time ahead of ``now``)."""
     at = parse_iso(ts)
     if at is None:
         return "at an unknown time"
     secs = (now - at).total_seconds()
-    ago = f"{fmt_duration(secs)} ago" if secs >= 0 else f"in {fmt_duration(-secs)}"
-    return f"at {at.strftime('%Y-%m-%d %H:%M:%S')}Z ({ago})"
+    return f"{fmt_duration(secs)} ago" if secs >= 0 else f"in {fmt_duration(-secs)}"
+
+
+def _stamp(ts: str | None, now: datetime) -> str:
+    """'2026-11-29 16:50:35Z (2.6s ago)', to follow 'since' or 'at'."""
+    at = parse_iso(ts)
+    if at is None:
+        return "an unknown time"
+    return f"{at.strftime('%Y-%m-%d %H:%M:%S')}Z ({_ago(ts, now)})"
+
+
+def _when(ts: str | None, now: datetime) -> str:
+    """'at 2026-11-29 16:50:35Z (2.6s ago)'."""
+    return "at an unknown time" if parse_iso(ts) is None else f"at {_stamp(ts, now)}"
 
 
 def _line(text: str | None, n: int = 160) -> str:

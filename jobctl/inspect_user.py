@@ -18,7 +18,8 @@ from .jobs.shared import TRAITS  # noqa: F401  (re-exported: render shows traits
 from .registry import load_catalogue
 
 #: the derived tables shown; the job that builds each comes from the catalogue's ``writes``
-SHOWN = ("searchable_users", "user_traits", "match_scores", "compatibility_reports", "feed_presort")
+SHOWN = ("searchable_users", "user_traits", "match_scores", "compatibility_reports", "feed_presort",
+         "user_affinities", "interest_members")
 PRIVATE = {"email", "birthdate", "latitude", "longitude", "lat", "lon", "lng"}
 PROFILE_COLUMNS = ("id", "username", "display_name", "gender", "seeking", "age_min", "age_max", "city", "country",
                    "visibility", "created_at", "last_active_at", "deleted_at", "follower_count",
@@ -28,17 +29,19 @@ EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 TITLE_CHARS = 60
 
 
-def inspect_user(conn: sqlite3.Connection, user_id: int, *, top: int = 10, items: int = 10) -> dict:
-    """The user's profile, searchable snapshot, traits, top matches with their explanations and
-    presorted feed sections. Raises NotFound for an unknown user."""
+def inspect_user(conn: sqlite3.Connection, user_id: int, *, top: int = 10, items: int = 10, ledger=None) -> dict:
+    """The user's profile, searchable snapshot, traits, top matches with their explanations,
+    presorted feed sections, affinities and interest sets; with a ``ledger``, also how fresh each
+    part is and the troubleshooting answers (``freshness``, ``stale``). Users this one blocked or
+    was blocked by never appear in its lists. Raises NotFound for an unknown user."""
     row = conn.execute(f"SELECT {', '.join(PROFILE_COLUMNS)} FROM users WHERE id=?", (user_id,)).fetchone()
     if row is None:
         raise NotFound(f"no user with id {user_id} in the platform database")
     profile = dict(zip(PROFILE_COLUMNS, row))
     profile["state"] = "deleted" if profile["deleted_at"] else ("hidden" if profile["visibility"] == "hidden"
                                                                  else "active")
-    out = {"user": profile, "searchable": None, "traits": None, "matches": None, "feed": None, "missing": [],
-           "notes": []}
+    out = {"user": profile, "searchable": None, "traits": None, "matches": None, "feed": None, "affinities": None,
+           "interest_sets": None, "missing": [], "notes": [], "freshness": None, "stale": None}
     if profile["state"] != "active":
         out["notes"].append(f"this user is {profile['state']}: they appear in no search, match or feed of others")
     present = {t: table_exists(conn, t) for t in SHOWN}
@@ -49,10 +52,47 @@ def inspect_user(conn: sqlite3.Connection, user_id: int, *, top: int = 10, items
             out["notes"].append("not in searchable_users: run searchable-user (search group) to add them")
     if present["user_traits"]:
         out["traits"] = _one(conn, "user_traits", user_id)
+    blocked = _blocked(conn, user_id)
     if present["match_scores"]:
-        out["matches"] = _matches(conn, user_id, top, present["compatibility_reports"])
+        out["matches"] = [m for m in _matches(conn, user_id, top + len(blocked), present["compatibility_reports"])
+                          if m["candidate_id"] not in blocked][:top]
     if present["feed_presort"]:
-        out["feed"] = _feed(conn, user_id, items)
+        out["feed"] = _feed(conn, user_id, items, blocked)
+    if present["user_affinities"]:
+        out["affinities"] = _affinities(conn, user_id, items, blocked)
+    if present["interest_members"]:
+        out["interest_sets"] = [{"interest": name, "members": n} for name, n in conn.execute(
+            "SELECT i.name, (SELECT COUNT(*) FROM interest_members x WHERE x.interest_id = m.interest_id) "
+            "FROM interest_members m JOIN interests i ON i.id = m.interest_id WHERE m.user_id=? ORDER BY i.name",
+            (user_id,))]
+    if ledger is not None:
+        from .user_freshness import freshness, last_successes, stale_answers
+        out["freshness"] = freshness(conn, user_id, out, last_successes(ledger))
+        out["stale"] = stale_answers(out["freshness"])
+    return out
+
+
+def _blocked(conn: sqlite3.Connection, user_id: int) -> set[int]:
+    if not table_exists(conn, "blocks"):
+        return set()
+    return {r[0] for r in conn.execute("SELECT blocked_id FROM blocks WHERE blocker_id=? UNION "
+                                       "SELECT blocker_id FROM blocks WHERE blocked_id=?", (user_id, user_id))}
+
+
+def _affinities(conn: sqlite3.Connection, user_id: int, items: int, blocked: set[int]) -> list[dict]:
+    out = []
+    for kind, target, weight in conn.execute("SELECT target_type, target, weight FROM user_affinities WHERE user_id=? "
+                                             "ORDER BY weight DESC, target_type, target", (user_id,)):
+        label = target
+        if kind == "creator":
+            if target.isdigit() and int(target) in blocked:
+                continue
+            row = conn.execute("SELECT display_name, deleted_at, visibility FROM users WHERE id=?",
+                               (int(target) if target.isdigit() else -1,)).fetchone()
+            label = _name(*row) if row else "(no such user)"
+        out.append({"target_type": kind, "target": target, "label": redact(label), "weight": weight})
+        if len(out) >= items:
+            break
     return out
 
 
@@ -93,16 +133,30 @@ def _matches(conn: sqlite3.Connection, user_id: int, top: int, with_reports: boo
     return out
 
 
-def _feed(conn: sqlite3.Connection, user_id: int, items: int) -> dict:
+def _feed(conn: sqlite3.Connection, user_id: int, items: int, blocked: set[int] = frozenset()) -> dict:
     out: dict[str, list] = {}
     rows = conn.execute("SELECT section, position, item_type, item_id, score, generated_at FROM feed_presort "
-                        "WHERE user_id=? AND position <= ? ORDER BY section, position", (user_id, items)).fetchall()
+                        "WHERE user_id=? AND position <= ? ORDER BY section, position",
+                        (user_id, items + len(blocked))).fetchall()
     for section, position, item_type, item_id, score, generated_at in rows:
+        if blocked and _involves(conn, item_type, item_id, blocked):
+            continue
+        if len(out.get(section, [])) >= items:
+            continue
         out.setdefault(section, []).append({"position": position, "item_type": item_type, "item_id": item_id,
                                             "title": _title(conn, item_type, item_id), "score": score,
                                             "generated_at": generated_at})
     order = {s: i for i, s in enumerate(SECTIONS)}
     return dict(sorted(out.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+
+
+def _involves(conn: sqlite3.Connection, item_type: str, item_id: int, blocked: set[int]) -> bool:
+    if item_type == "user":
+        return item_id in blocked
+    if item_type == "post":
+        row = conn.execute("SELECT author_id FROM posts WHERE id=?", (item_id,)).fetchone()
+        return bool(row and row[0] in blocked)
+    return False
 
 
 def _title(conn: sqlite3.Connection, item_type: str, item_id: int) -> str:

@@ -1,4 +1,8 @@
-"""ISO-8601 UTC timestamps as the platform stores them ('2026-11-29T03:00:00Z')."""
+"""Timestamps, the one place for them: ISO-8601 UTC with a 'Z'.
+
+The platform stores second precision (``fmt_ts``: '2026-11-29T03:00:00Z'); the ledger stores
+milliseconds (``now_iso``: '2026-11-29T03:00:00.123Z'). Both parse with ``parse_ts``.
+"""
 
 from __future__ import annotations
 
@@ -27,9 +31,19 @@ def fmt_ts(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def fmt_ts_precise(dt: datetime) -> str:
-    """Microsecond precision, for the ledger's own timings."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def now_iso(now: datetime | None = None) -> str:
+    """The ledger's timestamps: millisecond precision, 'Z' suffix (``now`` or the current time)."""
+    dt = now or datetime.now(timezone.utc)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    """A ledger timestamp (or any ISO time; naive is UTC) → aware datetime; None for empty."""
+    if not text:
+        return None
+    return parse_ts(text)
 
 
 def age_on(birthdate: str, on: date) -> int:

@@ -180,5 +180,6 @@ def test_plan_queues_nothing(cli):
     res = cli("enqueue", "toy-y", "--plan", "--json")
     rows = json.loads(res.stdout)
     assert [r["name"] for r in rows] == ["toy-x", "toy-y"]
-    assert rows[0]["reason"].startswith("needed by the batch") and rows[1]["reason"] == "named"
+    assert rows[0]["reason"] == "needed by toy-y (group other2)" and rows[0]["needed_by"] == ["toy-y"]
+    assert rows[1]["reason"] == "named"
     assert json.loads(cli("history", "--json").stdout) == []

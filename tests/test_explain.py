@@ -102,7 +102,7 @@ def test_cancelled_because_upstream_failed_shows_the_chain(story):
 def test_stalled_since_when(story):
     led, ids = story
     ex = why(led, ids["stalled"])
-    assert ex.state == "stalled" and "is stalled since at " in ex.summary
+    assert ex.state == "stalled" and "is stalled since 20" in ex.summary and "since at" not in ex.summary
     assert "no heartbeat for 30" in ex.summary  # 50 minutes: 3000 s and a little
     assert "(50m0" in ex.summary and "4/10" in ex.details[0]
     gone = why(led, ids["gone"])

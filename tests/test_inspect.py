@@ -63,7 +63,8 @@ def test_everything_an_operator_checks(world):
     p, ids = world
     derive(p, ids)
     data = inspect_user(p.conn, ids["ada"])
-    assert data["missing"] == [] and data["user"]["state"] == "active"
+    assert {m["table"] for m in data["missing"]} == {"user_affinities", "interest_members"}
+    assert data["user"]["state"] == "active"
     assert data["searchable"]["age"] == 35 and data["searchable"]["interests"] == "hiking, photography"
     assert data["traits"]["openness"] == 71.0 and data["traits"]["extraversion"] is None
     top = data["matches"][0]
@@ -85,7 +86,8 @@ def test_missing_derived_tables_name_the_job_that_builds_them(world):
     data = inspect_user(p.conn, ids["ada"])
     assert {m["table"]: m["job"] for m in data["missing"]} == {
         "searchable_users": "searchable-user", "user_traits": "build-user-traits", "match_scores": "match-scores",
-        "compatibility_reports": "compatibility", "feed_presort": "feed-presort"}
+        "compatibility_reports": "compatibility", "feed_presort": "feed-presort", "user_affinities": "affinity",
+        "interest_members": "user-interest-sets"}
     assert data["matches"] is None and data["feed"] is None
 
 

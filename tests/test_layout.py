@@ -1,9 +1,6 @@
 """The package's shape: no module over 500 lines, no import circle anywhere in jobctl/.
 
-Both walk every module under jobctl/ and exclude none. Until the CLI side of issue 12 lands (the
-jobctl/cli/ package), cli.py and schedule.py are over the limit and cli.py <-> cli_ops.py import
-each other: while those are the only offenders the tests report them as expected failures; any
-other module over the limit, or any other circle, fails them.
+Both walk every module under jobctl/ and exclude none.
 """
 
 from __future__ import annotations
@@ -12,14 +9,11 @@ import ast
 from pathlib import Path
 
 import networkx as nx
-import pytest
 
 import jobctl
 
 ROOT = Path(jobctl.__file__).parent
 MAX_LINES = 500
-#: what the CLI side of issue 12 splits (jobctl/cli/); nothing else may exceed or circle
-CLI_SIDE = {"jobctl.cli", "jobctl.cli_ops", "jobctl.schedule", "jobctl.ledger"}
 
 
 def modules() -> dict[str, Path]:
@@ -62,15 +56,11 @@ def import_graph() -> nx.DiGraph:
 def test_no_module_over_500_lines():
     sizes = {name: len(path.read_text().splitlines()) for name, path in modules().items()}
     over = {name: n for name, n in sizes.items() if n > MAX_LINES}
-    if over and set(over) <= CLI_SIDE:
-        pytest.xfail(f"split by the CLI side of issue 12: {over}")
     assert not over, f"modules over {MAX_LINES} lines: {over}"
 
 
 def test_no_import_circle():
     circles = [sorted(c) for c in nx.strongly_connected_components(import_graph()) if len(c) > 1]
-    if circles and all(set(c) <= CLI_SIDE for c in circles):
-        pytest.xfail(f"undone by the CLI side of issue 12: {circles}")
     assert not circles, f"import circles: {circles}"
 
 

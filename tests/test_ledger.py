@@ -27,6 +27,18 @@ def test_schema_version_and_reopen(tmp_path, ledger):
     Ledger(tmp_path / "ledger.db").close()  # migrating twice is a no-op
 
 
+def test_public_names_stay_in_jobctl_ledger():
+    """The ledger is split into modules; everything callers import from jobctl.ledger is still there,
+    and the write constants it re-exports match the ones the writes read (patch them in jobctl.ledger_store)."""
+    import jobctl.ledger as ledger_mod
+    import jobctl.ledger_store as store_mod
+    for name in ("Ledger", "Status", "FINAL", "ACTIVE", "JOB_COLUMNS", "job_dict", "pid_alive", "MIGRATIONS",
+                 "SCHEMA_VERSION", "CLOCK_TOLERANCE_S", "RETRY_MAX_S", "ADVISORY_TIMEOUT_MS"):
+        assert hasattr(ledger_mod, name), name
+    assert ledger_mod.RETRY_MAX_S == store_mod.RETRY_MAX_S
+    assert ledger_mod.ADVISORY_TIMEOUT_MS == store_mod.ADVISORY_TIMEOUT_MS
+
+
 def test_newer_schema_refused(tmp_path):
     path = tmp_path / "l.db"
     c = sqlite3.connect(path)

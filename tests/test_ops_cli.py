@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from jobctl import schedule as sched
-from jobctl.cli import _complete_group, _complete_job, _complete_param, app
+from jobctl.cli import app
+from jobctl.cli.core import complete_group as _complete_group, complete_job as _complete_job, complete_param as _complete_param
 from jobctl.ledger import Ledger
 from test_explain import build_story
 from test_schedule import FOREIGN
@@ -53,7 +54,7 @@ def test_show_prints_what_install_would_write(cli, env, tmp_path):
     assert f"JOBCTL_DB={env.db}" in line and f"JOBCTL_LEDGER={env.ledger}" in line
     assert f"JOBCTL_MEDIA_ROOT={env.media}" in line and "JOBCTL_TRIGGER=cron" in line
     assert "enqueue --group toy -p n=2 --wait" in line and f">> {tmp_path}/jobctl-cron.log 2>&1" in line
-    assert "# jobctl:nightly installed " in line
+    assert line.endswith("# jobctl:nightly") and "installed" not in line  # nothing installed yet
     assert "later: @daily" in res.stdout and "jobctl enqueue toy-x --wait" in res.stdout  # disabled, with a note
     data = json.loads(cli("schedule", "show", "--config", str(toy_schedule(tmp_path)), "--json").stdout)
     assert [e["name"] for e in data["entries"]] == ["nightly", "later"] and data["entries"][1]["line"] is None
@@ -230,7 +231,7 @@ def test_history_filters_and_columns(cli, story):
     toy = json.loads(cli("history", "--group", "toy", "--json").stdout)
     assert {j["name"] for j in toy} == {"toy-a", "toy-b", "toy-c"}
     text = cli("history", "--job", "toy-a").stdout
-    for col in ("id", "job", "group", "status", "trigger", "started", "duration", "progress", "error"):
+    for col in ("id", "job", "group", "status", "trigger", "started", "duration", "progress", "note"):
         assert col in text
     assert "cron" in text and "toy failure in batch 1" in text
 

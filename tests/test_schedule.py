@@ -36,7 +36,8 @@ def test_lists_ranges_steps_and_names():
     e = sched.CronExpr.parse("5,35 1 1-7/3 jan,dec *")
     assert e.slots(at("2026-12-01T00:00"), at("2026-12-31T00:00"), UTC) == [
         at(f"2026-12-{d:02d}T01:{m:02d}") for d in (1, 4, 7) for m in (5, 35)]
-    assert sched.CronExpr.parse("30/15 * * * *").minutes == (30, 45)
+    assert sched.CronExpr.parse("30/15 * * * *").slots(at("2026-12-01T00:00"), at("2026-12-01T01:00"), UTC) == [
+        at("2026-12-01T00:30"), at("2026-12-01T00:45")]
 
 
 def test_both_day_fields_restricted_means_either():
@@ -56,12 +57,20 @@ def test_macros_and_time_zones():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("61 * * * *", "minute '61'"), ("* * * *", "five fields"), ("*/0 * * * *", "bad step"),
-    ("5-1 * * * *", "backwards"), ("@reboot", "@yearly"), ("0 0 * foo *", "month 'foo'"),
+    ("61 * * * *", "out of range"), ("* * * *", "five fields"), ("*/0 * * * *", "step '0'"),
+("@reboot", "@yearly"), ("0 0 * foo *", "not acceptable"),
+    ("0 0 * * * *", "five fields"),
 ])
 def test_bad_expressions_are_refused(text, message):
     with pytest.raises(sched.ScheduleError, match=message):
         sched.CronExpr.parse(text)
+
+
+def test_an_expression_cron_would_refuse_is_refused_on_load(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('[[entry]]\nname = "x"\ncron = "5-1 * * * *"\ngroups = ["feed"]\n')
+    with pytest.raises(sched.ScheduleError, match="not valid for cron"):
+        sched.load_schedule(path)
 
 
 # -- the schedule file ----------------------------------------------------------------------------------
@@ -97,7 +106,7 @@ def test_schedule_file_lookup_order(monkeypatch, tmp_path):
     ('[[entry]]\nname="a"\ncron="0 1 * * *"\n', "give groups or jobs"),
     ('[[entry]]\nname="a"\ncron="0 1 * * *"\ngroups=["x"]\ncolour="red"\n', "unknown key 'colour'"),
     ('[[entry]]\nname="a b"\ncron="0 1 * * *"\ngroups=["x"]\n', "name must be"),
-    ('[[entry]]\nname="a"\ncron="0 25 * * *"\ngroups=["x"]\n', "hour '25'"),
+    ('[[entry]]\nname="a"\ncron="0 25 * * *"\ngroups=["x"]\n', "entry 'a': cron expression '0 25 \\* \\* \\*' is not acceptable, out of range"),
     ('[[entry]]\nname="a"\ncron="0 1 * * *"\ngroups=["x"]\n[[entry]]\nname="a"\ncron="0 2 * * *"\ngroups=["y"]\n',
      "used twice"),
     ('logs = "x"\n', "unknown setting 'logs'"),

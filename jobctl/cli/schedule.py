@@ -1,4 +1,4 @@
-"""Operator commands beyond the core: schedule, why, inspect, and `status --watch` (registered on the main app).
+"""`schedule show|install|uninstall|check`: the recommended schedule as crontab entries.
 
 `jobctl schedule check` exits 0 when the crontab matches the schedule and every slot of the last
 --days ran and succeeded, 1 when it finds a problem (an entry missing or different in the crontab,
@@ -8,31 +8,25 @@ a missed slot, a failed, cancelled or stalled cron run, an overlap), 2 when it c
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.markup import escape
 
-from . import schedule as sched
-from .cli import Json, Settings, _complete_job, _settings, app, command
-from .errors import UsageError
-from .ledger import Ledger
-from .render import STATUS_STYLE, Watch, emit_json, stderr, stdout
-from .timeutil import fmt_ts, parse_ts
+from ..actions import Settings
+from ..errors import UsageError
+from ..timeutil import fmt_ts, parse_ts, utcnow
+from .core import Json, app, command, settings_of
+from .render import STATUS_STYLE, emit_json, escape, stderr, stdout
+
+if TYPE_CHECKING:  # imported where used: the schedule modules are not needed to start jobctl
+    from .. import schedule as sched
 
 schedule_app = typer.Typer(no_args_is_help=True, help="The recommended schedule as crontab entries: show, install, "
                                                      "uninstall, check.")
-inspect_app = typer.Typer(no_args_is_help=True, help="Look at derived data as an operator checks it after a run.")
 app.add_typer(schedule_app, name="schedule", help="The recommended schedule as crontab entries: show, install, "
                                                   "uninstall, check.")
-app.add_typer(inspect_app, name="inspect", help="Look at derived data as an operator checks it after a run.")
-
-
-def _command(target: typer.Typer, name: str, **kwargs):
-    return command(name, target=target, **kwargs)
-
 
 CrontabFile = Annotated[Optional[Path], typer.Option(
     "--crontab-file", help="Work on this crontab file instead of the user's crontab (`crontab -l`).")]
@@ -42,10 +36,12 @@ Config = Annotated[Optional[Path], typer.Option(
 
 
 def _load(config: Path | None) -> sched.Schedule:
+    from .. import schedule as sched
     return sched.load_schedule(config)
 
 
 def _paths(settings: Settings, schedule: sched.Schedule) -> sched.Paths:
+    from .. import schedule as sched
     return sched.Paths.from_settings(settings, schedule)
 
 
@@ -62,15 +58,15 @@ def _isoz(obj):
 
 # -- schedule ------------------------------------------------------------------------------------------
 
-@_command(schedule_app, "show")
+@command(target=schedule_app, name="show")
 def schedule_show(ctx: typer.Context, crontab_file: CrontabFile = None, config: Config = None, as_json: Json = False):
     """Print the crontab entries `schedule install` would write, and the entries left out."""
-    settings = _settings(ctx)
+    from .. import schedule as sched
+    settings = settings_of(ctx)
     schedule = _load(config)
     sched.check_names(schedule, settings.catalogue())
     paths = _paths(settings, schedule)
-    at = fmt_ts(datetime.now(timezone.utc))
-    rows = [dict(e.to_dict(), line=sched.render_line(e, sched.entry_command(e, paths), at) if e.enabled else None)
+    rows = [dict(e.to_dict(), line=sched.render_line(e, sched.entry_command(e, paths), None) if e.enabled else None)
             for e in schedule.entries]
     if as_json:
         emit_json({"source": schedule.source, "log": str(paths.log), "timezone": schedule.timezone,
@@ -94,14 +90,15 @@ def schedule_show(ctx: typer.Context, crontab_file: CrontabFile = None, config: 
                f"  (into {target})")
 
 
-@_command(schedule_app, "install")
+@command(target=schedule_app, name="install")
 def schedule_install(ctx: typer.Context, crontab_file: CrontabFile = None, config: Config = None,
                      as_json: Json = False):
     """Put the schedule's enabled entries in the crontab; other lines stay exactly as they were.
 
     Idempotent: entries already installed unchanged are left alone; jobctl entries no longer in the
     schedule are removed."""
-    settings = _settings(ctx)
+    from .. import schedule as sched
+    settings = settings_of(ctx)
     schedule = _load(config)
     sched.check_names(schedule, settings.catalogue())
     paths = _paths(settings, schedule)
@@ -110,7 +107,7 @@ def schedule_install(ctx: typer.Context, crontab_file: CrontabFile = None, confi
     store = sched.crontab_store(crontab_file)
     old = store.read()
     wanted = [(e, sched.entry_command(e, paths)) for e in schedule.enabled()]
-    new, change = sched.merge(old, wanted, fmt_ts(datetime.now(timezone.utc)))
+    new, change = sched.merge(old, wanted, fmt_ts(utcnow()))
     if new != old:
         store.write(new)
     if as_json:
@@ -128,9 +125,10 @@ def schedule_install(ctx: typer.Context, crontab_file: CrontabFile = None, confi
               highlight=False)
 
 
-@_command(schedule_app, "uninstall")
+@command(target=schedule_app, name="uninstall")
 def schedule_uninstall(ctx: typer.Context, crontab_file: CrontabFile = None, as_json: Json = False):
     """Remove jobctl's entries (and only them) from the crontab."""
+    from .. import schedule as sched
     store = sched.crontab_store(crontab_file)
     old = store.read()
     new, removed = sched.remove_all(old)
@@ -143,7 +141,7 @@ def schedule_uninstall(ctx: typer.Context, crontab_file: CrontabFile = None, as_
                                                  else "no jobctl entries to remove"), highlight=False)
 
 
-@_command(schedule_app, "check")
+@command(target=schedule_app, name="check")
 def schedule_check(ctx: typer.Context, crontab_file: CrontabFile = None, config: Config = None,
                    days: Annotated[float, typer.Option("--days", min=0.01, help="How far back to look.")] = 7,
                    now: Annotated[Optional[str], typer.Option("--now", help="Check as of this ISO time "
@@ -154,9 +152,10 @@ def schedule_check(ctx: typer.Context, crontab_file: CrontabFile = None, config:
     """Compare the crontab with the schedule and the ledger with both: missed slots, failed runs, overlaps.
 
     Exit 0 when all is well, 1 when a problem is found, 2 when the check cannot run."""
-    settings = _settings(ctx)
+    from .. import schedule as sched
+    settings = settings_of(ctx)
     schedule = _load(config)
-    at = datetime.now(timezone.utc)
+    at = utcnow()
     if now:
         try:
             at = parse_ts(now)
@@ -189,6 +188,7 @@ def schedule_check(ctx: typer.Context, crontab_file: CrontabFile = None, config:
 
 
 def _print_check(report: dict, schedule: sched.Schedule) -> None:
+    from .. import schedule as sched
     con = stdout()
     p = functools.partial(con.print, highlight=False)
     tz = schedule.timezone or "local time"
@@ -221,146 +221,3 @@ def _print_check(report: dict, schedule: sched.Schedule) -> None:
             p(f"  [red]✗[/] {escape(prob['message'])}")
     else:
         p("[green]all is well[/]")
-
-
-# -- why ------------------------------------------------------------------------------------------------
-
-@_command(app, "why")
-def why_cmd(ctx: typer.Context,
-            target: Annotated[str, typer.Argument(metavar="JOB|ID", help="A job name (its newest run) or a job id.",
-                                                  autocompletion=_complete_job)],
-            after: Annotated[float, typer.Option("--after", help="Seconds without heartbeat that count "
-                                                                 "as stalled.")] = 300,
-            as_json: Json = False):
-    """Why a job is not running or did not run: its dependency, the run holding it back, the upstream
-    failure that cancelled it, or since when it is stalled."""
-    from .explain import explain
-    settings = _settings(ctx)
-    ledger = settings.ledger()
-    try:
-        if not target.isdigit() and not ledger.jobs(name=target, limit=1):
-            settings.catalogue().get(target)  # an unknown name is refused; a known one has never run
-        ex = explain(ledger, target, stalled_after=after)
-    finally:
-        ledger.close()
-    if as_json:
-        emit_json(ex.to_dict())
-        return
-    con = stdout()
-    style = {"waiting": "cyan", "held": "cyan", "ready": "cyan", "blocked": "bold red", "stalled": "bold red",
-             "never-run": "dim"}.get(ex.state, STATUS_STYLE.get(ex.state, ""))
-    con.print(f"[{style}]{ex.state}[/]: {escape(ex.summary)}", highlight=False)
-    for line in ex.details:
-        con.print(f"  {escape(line)}", highlight=False)
-
-
-# -- inspect -----------------------------------------------------------------------------------------------
-
-@_command(inspect_app, "user")
-def inspect_user_cmd(ctx: typer.Context,
-                     user_id: Annotated[int, typer.Argument(metavar="ID", min=1, max=2 ** 63 - 1, help="A user id.")],
-                     top: Annotated[int, typer.Option("--top", min=1, max=1000, help="How many matches.")] = 10,
-                     items: Annotated[int, typer.Option("--items", min=1, max=1000,
-                                                        help="Items per feed section.")] = 10,
-                     as_json: Json = False):
-    """One user's searchable snapshot, traits, top matches with their explanations and presorted feed
-    sections (never e-mail, birthdate or location)."""
-    from .inspect_user import inspect_user
-    from .schema import open_platform
-    conn = open_platform(_settings(ctx).db, readonly=True)
-    try:
-        data = inspect_user(conn, user_id, top=top, items=items)
-    finally:
-        conn.close()
-    if as_json:
-        emit_json(data)
-        return
-    _print_user(data)
-
-
-def _print_user(data: dict) -> None:
-    from rich.table import Table
-    con = stdout()
-    p = functools.partial(con.print, highlight=False)
-    u = data["user"]
-    p(f"[bold]user {u['id']}[/] {escape(u['display_name'])} (@{escape(u['username'])}) — {u['state']}, "
-      f"{escape(u['gender'])} seeking {escape(u['seeking'])} aged {u['age_min']}–{u['age_max']}, "
-      f"{escape(u['city'] or '?')} {escape(u['country'] or '')}; last active {u['last_active_at'] or '–'}")
-    for note in data["notes"]:
-        p(f"[yellow]note:[/] {escape(note)}")
-    for m in data["missing"]:
-        p(f"[yellow]{m['table']} does not exist yet:[/] built by {m['job']} ({m['group']} group)")
-    s = data["searchable"]
-    if s is not None:
-        p("[bold]searchable snapshot[/] " + escape(", ".join(f"{k}={v}" for k, v in s.items()
-                                                         if k not in ("user_id", "bio", "traits"))))
-        if s.get("bio"):
-            p(f"  bio: {escape(s['bio'])}")
-    t = data["traits"]
-    if t is not None:
-        from .inspect_user import TRAITS
-        p("[bold]traits[/] " + ", ".join(f"{k} {'–' if t.get(k) is None else f'{t[k]:.0f}'}" for k in TRAITS)
-          + f" ({t.get('answered_items')} items, computed {t.get('computed_at')})")
-    elif "user_traits" not in {m["table"] for m in data["missing"]}:
-        p("[bold]traits[/] none (no personality answers)")
-    if data["matches"] is not None:
-        table = Table(title=f"top {len(data['matches'])} matches")
-        for col in ("rank", "candidate", "score", "why"):
-            table.add_column(col, no_wrap=col != "why")
-        for m in data["matches"]:
-            why = "\n".join(f"{a['area']} {a['score']:.0f}: {a['explanation']}" for a in m["areas"][:4])
-            table.add_row(str(m["rank"]), escape(f"{m['display_name']} #{m['candidate_id']}"), f"{m['score']:.1f}",
-                          escape(why or "–"))
-        p(table if data["matches"] else "[bold]matches[/] none")
-    if data["feed"] is not None:
-        if not data["feed"]:
-            p("[bold]feed[/] no presorted items")
-        for section, rows in data["feed"].items():
-            table = Table(title=f"feed: {section}")
-            for col in ("#", "item", "title", "score"):
-                table.add_column(col, no_wrap=col != "title")
-            for r in rows:
-                table.add_row(str(r["position"]), f"{r['item_type']} {r['item_id']}", escape(r["title"]),
-                              "–" if r["score"] is None else f"{r['score']:.2f}")
-            p(table)
-
-
-# -- status --watch ------------------------------------------------------------------------------------------
-
-class StatusWatch(Watch):
-    """Every active job, including those queued after the watch began, until Ctrl-C (or ``iterations``)."""
-
-    overall_label = "[bold]active"
-
-    def __init__(self, ledger_path: Path, *, live: bool | None, every: float, iterations: int, after: float):
-        super().__init__(ledger_path, [], live=live, every=every, plain_every=max(5.0, every))
-        self.iterations, self.after, self._count = iterations, after, 0
-        self._warned: set[int] = set()
-
-    def _poll(self, ledger: Ledger) -> list[dict]:
-        for j in ledger.active():
-            if j["id"] not in self.ids:
-                self.ids.append(j["id"])
-        for j, reason in ledger.stalled(self.after):
-            if j["id"] not in self._warned:
-                self._warned.add(j["id"])
-                msg = f"job {j['id']} {j['name']} is stalled: {reason} (jobctl why {j['id']})"
-                self._line(msg) if not self.live else self.console.print(f"[bold red]⚠[/] {escape(msg)}")
-        self._count += 1
-        if self.iterations and self._count >= self.iterations:
-            self.halt.set()
-        return ledger.jobs(ids=self.ids, newest_first=False)
-
-
-def watch_status(settings: Settings, *, interval: float, iterations: int, after: float, as_json: bool,
-                 live: bool | None = None) -> None:
-    """`status --watch`: live bars on a terminal, plain lines otherwise, until Ctrl-C."""
-    if as_json:
-        raise UsageError("--watch shows a live view; leave out --json (or poll `status --json`)")
-    w = StatusWatch(settings.ledger_path, live=live, every=interval, iterations=iterations, after=after)
-    if not w.live:
-        w._line(f"watching {settings.ledger_path} every {interval:g}s" + ("" if iterations else "; Ctrl-C stops"))
-    try:
-        w.run()  # in this thread: Ctrl-C ends it
-    except KeyboardInterrupt:
-        pass
