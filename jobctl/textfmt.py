@@ -13,7 +13,7 @@ def duration(job: dict, now: datetime | None = None) -> float | None:
     if not a:
         return None
     b = parse_iso(job.get("finished_at")) or now or datetime.now(timezone.utc)
-    return (b - a).total_seconds()
+    return max(0.0, (b - a).total_seconds())  # clocks of two hosts may disagree a little
 
 
 def fmt_duration(seconds: float | None) -> str:

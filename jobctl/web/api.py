@@ -52,10 +52,7 @@ def jobs(request: Request, web: Web, body) -> Response:
     if name is not None:
         web.settings.catalogue().get(name)
     group = q.get("group") or None
-    reg = web.settings.catalogue()
-    names = [s.name for s in reg.all() if s.group == group] if group else None
-    rows = views.history(web.ledger(), status=status, name=name, group=group, before_id=before, limit=limit,
-                         group_names=names)
+    rows = views.history(web.ledger(), status=status, name=name, group=group, before_id=before, limit=limit)
     return JSONResponse([views.public_job(j) for j in rows])
 
 

@@ -97,7 +97,7 @@ def panel_context(request: Request, web: Web, *, run: dict | None = None, bulk: 
         ctx["stalled"] = ledger.stalled(web.stalled_after)
         f = ctx["filters"]
         rows = views.history(ledger, status=f["status"], name=f["job"], group=f["group"], before_id=f["before_id"],
-                             limit=views.PAGE + 1, group_names=_group_names(reg, f["group"]))
+                             limit=views.PAGE + 1)
         ctx["history"] = rows[:views.PAGE]
         ctx["next_before"] = rows[views.PAGE - 1]["id"] if len(rows) > views.PAGE else None
     except JobctlError as exc:
@@ -106,10 +106,6 @@ def panel_context(request: Request, web: Web, *, run: dict | None = None, bulk: 
                                  {k[2:]: v for k, v in request.query_params.items() if k.startswith("p.")})
     ctx["bulk"] = bulk or bulk_form(web, ledger, request.query_params.get("mode"), request.query_params.get("bulk_group"))
     return ctx
-
-
-def _group_names(reg, group: str | None) -> list[str] | None:
-    return [s.name for s in reg.all() if s.group == group] if group else None
 
 
 def _notice(request: Request) -> str | None:
