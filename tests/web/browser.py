@@ -14,14 +14,22 @@ ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-net
 SHOTS = os.environ.get("JOBCTL_SCREENSHOTS")
 
 
+def _missing(problem: str):
+    """Skip on a developer's machine; fail where the browser tests must run (JOBCTL_REQUIRE_BROWSER=1,
+    set by .ci/run), so CI can never pass without them."""
+    if os.environ.get("JOBCTL_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"JOBCTL_REQUIRE_BROWSER=1 but {problem}")
+    pytest.skip(problem)
+
+
 def launch():
     """(playwright, browser), or skip when the browser stack is missing on this machine."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.skip("playwright is not installed (pip install -e '.[test]')")
+        _missing("playwright is not installed (pip install -e '.[test]')")
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium; .ci/run does it)")
+        _missing(f"{CHROMIUM} is missing (apt-get install chromium; .ci/run does it)")
     pw = sync_playwright().start()
     return pw, pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
 
