@@ -42,15 +42,16 @@ def pct(xs: list[float], q: float) -> float:
 def fill_ledger(path: Path, n: int) -> None:
     """N finished jobs in batches of 16, with errors, results and three log lines each."""
     from jobctl.ledger import Ledger
-    from jobctl.registry import CATALOGUE_ORDER, load_catalogue
+    from jobctl.registry import load_catalogue
     groups = {s.name: s.group for s in load_catalogue().all()}
+    order = list(groups)  # catalogue order
     led = Ledger(path)
     rng = random.Random(7)
     c = led.conn
     c.execute("BEGIN")
     jobs, events = [], []
     for i in range(1, n + 1):
-        name = CATALOGUE_ORDER[i % len(CATALOGUE_ORDER)]
+        name = order[i % len(order)]
         status = rng.choices(["success", "failed", "cancelled"], [90, 7, 3])[0]
         t0 = f"2026-{1 + (i * 11 // n):02d}-{1 + i % 28:02d}T03:{i % 60:02d}:00.000Z"
         t1 = t0.replace(":00.000Z", ":42.000Z")
